@@ -1,0 +1,362 @@
+//! The audit event as it travels from decoding to fields, rules and Falco.
+//!
+//! An [`AuditEvent`] is the compact JSON of one Kubernetes audit `Event` object (exactly
+//! what Falco's k8saudit plugin puts in a Falco event, so the `json` plugin's pointers such
+//! as `jevt.value[/stage]` work unchanged) and its time (`stageTimestamp`, in ns).
+//!
+//! What the source knows beside the event — cluster, AWS account, region, log group and
+//! stream — is written into the event's `annotations` by [`annotate`] before it leaves the
+//! decoder. That is the only place that survives every hop: a Falco plugin event carries a
+//! single byte payload, and a forwarded webhook body is the event itself. Existing keys are
+//! never overwritten. `annotations.cluster_name` is what upstream's `ka.cluster.name` reads
+//! (the GKE plugin fills it the same way); the `eksaudit/*` keys back the `eks.*` fields.
+
+use std::borrow::Cow;
+
+use crate::json::{Json, Kind, push_escaped};
+
+/// One decoded audit event: compact JSON with the audit `Event` object at its root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    payload: Vec<u8>,
+    time_ns: u64,
+}
+
+impl AuditEvent {
+    /// Builds an event from compact, validated JSON and its time in ns since the epoch.
+    pub fn new(payload: Vec<u8>, time_ns: u64) -> Self {
+        Self { payload, time_ns }
+    }
+
+    /// The compact JSON payload.
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+
+    /// The event time (`stageTimestamp`) in nanoseconds since the Unix epoch.
+    pub fn time_ns(&self) -> u64 {
+        self.time_ns
+    }
+
+    /// A navigable view for field extraction.
+    pub fn view(&self) -> EventView<'_> {
+        EventView::new(&self.payload, self.time_ns)
+    }
+
+    /// Consumes the event, returning the payload.
+    pub fn into_payload(self) -> Vec<u8> {
+        self.payload
+    }
+}
+
+/// Annotation key upstream's `ka.cluster.name` reads.
+pub const CLUSTER_NAME_ANNOTATION: &str = "cluster_name";
+/// Annotation holding the EKS cluster name the source derived from the log group.
+pub const CLUSTER_ANNOTATION: &str = "eksaudit/cluster";
+/// Annotation holding the AWS account id that owns the log group.
+pub const ACCOUNT_ANNOTATION: &str = "eksaudit/account";
+/// Annotation holding the AWS region the source read from.
+pub const REGION_ANNOTATION: &str = "eksaudit/region";
+/// Annotation holding the CloudWatch log group.
+pub const LOG_GROUP_ANNOTATION: &str = "eksaudit/log-group";
+/// Annotation holding the CloudWatch log stream.
+pub const LOG_STREAM_ANNOTATION: &str = "eksaudit/log-stream";
+
+/// What a source knows about where events came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceMeta {
+    /// EKS cluster name (from `/aws/eks/<cluster>/cluster`).
+    pub cluster: Option<String>,
+    /// AWS account id (the subscription envelope's `owner`).
+    pub account: Option<String>,
+    /// AWS region.
+    pub region: Option<String>,
+    /// CloudWatch Logs log group.
+    pub log_group: Option<String>,
+    /// CloudWatch Logs log stream.
+    pub log_stream: Option<String>,
+}
+
+impl SourceMeta {
+    /// The EKS cluster name in a control-plane log group name `/aws/eks/<cluster>/cluster`.
+    pub fn cluster_from_log_group(log_group: &str) -> Option<&str> {
+        let name = log_group
+            .strip_prefix("/aws/eks/")?
+            .strip_suffix("/cluster")?;
+        (!name.is_empty() && !name.contains('/')).then_some(name)
+    }
+
+    fn annotations(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            (CLUSTER_NAME_ANNOTATION, &self.cluster),
+            (CLUSTER_ANNOTATION, &self.cluster),
+            (ACCOUNT_ANNOTATION, &self.account),
+            (REGION_ANNOTATION, &self.region),
+            (LOG_GROUP_ANNOTATION, &self.log_group),
+            (LOG_STREAM_ANNOTATION, &self.log_stream),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+    }
+}
+
+/// Byte offset of `inner` (a sub-slice) inside `outer`.
+fn offset_in(outer: &[u8], inner: &[u8]) -> usize {
+    inner.as_ptr() as usize - outer.as_ptr() as usize
+}
+
+/// Adds the [`SourceMeta`] annotations that the event does not already carry.
+///
+/// `payload` must be a compact, validated JSON object. Borrowed when nothing is added
+/// (no metadata, every key already present, or an `annotations` member that is not an
+/// object and so cannot take keys).
+pub fn annotate<'a>(payload: &'a [u8], meta: &SourceMeta) -> Cow<'a, [u8]> {
+    let root = Json::new(payload);
+    if root.kind() != Kind::Object {
+        return Cow::Borrowed(payload);
+    }
+    let existing = root.get("annotations");
+    let missing: Vec<(&str, &str)> = meta
+        .annotations()
+        .filter(|(k, _)| existing.is_none_or(|a| a.get(k).is_none()))
+        .collect();
+    if missing.is_empty() || existing.is_some_and(|a| a.kind() != Kind::Object) {
+        return Cow::Borrowed(payload);
+    }
+    let mut members = Vec::new();
+    for (i, (k, v)) in missing.iter().enumerate() {
+        if i > 0 {
+            members.push(b',');
+        }
+        push_escaped(&mut members, k.as_bytes());
+        members.push(b':');
+        push_escaped(&mut members, v.as_bytes());
+    }
+    // Insert just before the closing brace of `annotations`, or add the member at the end.
+    let (container, insert) = match existing {
+        Some(a) => (a.raw(), members),
+        None => {
+            let mut m = b"\"annotations\":{".to_vec();
+            m.extend_from_slice(&members);
+            m.push(b'}');
+            (payload, m)
+        }
+    };
+    let close = offset_in(payload, container) + container.len() - 1;
+    let mut out = Vec::with_capacity(payload.len() + insert.len() + 1);
+    out.extend_from_slice(&payload[..close]);
+    if container.len() > 2 {
+        out.push(b',');
+    }
+    out.extend_from_slice(&insert);
+    out.extend_from_slice(&payload[close..]);
+    Cow::Owned(out)
+}
+
+/// Top-level members of an audit event that fields read, indexed once per event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Top {
+    AuditId,
+    Stage,
+    Verb,
+    RequestUri,
+    User,
+    ImpersonatedUser,
+    ObjectRef,
+    Annotations,
+    RequestObject,
+    ResponseObject,
+    ResponseStatus,
+    UserAgent,
+    SourceIps,
+}
+
+impl Top {
+    const ALL: [(Top, &'static str); 13] = [
+        (Top::AuditId, "auditID"),
+        (Top::Stage, "stage"),
+        (Top::Verb, "verb"),
+        (Top::RequestUri, "requestURI"),
+        (Top::User, "user"),
+        (Top::ImpersonatedUser, "impersonatedUser"),
+        (Top::ObjectRef, "objectRef"),
+        (Top::Annotations, "annotations"),
+        (Top::RequestObject, "requestObject"),
+        (Top::ResponseObject, "responseObject"),
+        (Top::ResponseStatus, "responseStatus"),
+        (Top::UserAgent, "userAgent"),
+        (Top::SourceIps, "sourceIPs"),
+    ];
+
+    /// The JSON member name.
+    pub fn key(self) -> &'static str {
+        Top::ALL[self as usize].1
+    }
+
+    fn from_key(key: &[u8]) -> Option<Top> {
+        Top::ALL
+            .iter()
+            .find(|(_, k)| k.as_bytes() == key)
+            .map(|(t, _)| *t)
+    }
+}
+
+/// Where each [`Top`] member sits in the payload (offset, length), first occurrence wins.
+///
+/// Offsets rather than slices, so the index can be cached by event number across the
+/// separate extraction calls Falco makes for one event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TopIndex {
+    spans: [Option<(u32, u32)>; 13],
+}
+
+impl TopIndex {
+    /// Indexes the top-level members of a compact, validated payload in one pass.
+    pub fn build(payload: &[u8]) -> Self {
+        let mut index = TopIndex::default();
+        for (raw_key, value) in Json::new(payload).members() {
+            let key = crate::json::unescape(raw_key);
+            if let Some(top) = Top::from_key(&key) {
+                let slot = &mut index.spans[top as usize];
+                if slot.is_none() {
+                    let start = offset_in(payload, value.raw());
+                    *slot = Some((start as u32, value.raw().len() as u32));
+                }
+            }
+        }
+        index
+    }
+}
+
+/// A read-only view of one event for field extraction.
+#[derive(Debug, Clone, Copy)]
+pub struct EventView<'a> {
+    payload: &'a [u8],
+    index: TopIndex,
+    time_ns: u64,
+}
+
+impl<'a> EventView<'a> {
+    /// Indexes a compact, validated payload.
+    pub fn new(payload: &'a [u8], time_ns: u64) -> Self {
+        Self::with_index(payload, TopIndex::build(payload), time_ns)
+    }
+
+    /// Reuses an index built earlier for the same payload.
+    pub fn with_index(payload: &'a [u8], index: TopIndex, time_ns: u64) -> Self {
+        Self {
+            payload,
+            index,
+            time_ns,
+        }
+    }
+
+    /// The whole payload as JSON.
+    pub fn root(&self) -> Json<'a> {
+        Json::new(self.payload)
+    }
+
+    /// The compact payload bytes.
+    pub fn payload(&self) -> &'a [u8] {
+        self.payload
+    }
+
+    /// The event time in ns.
+    pub fn time_ns(&self) -> u64 {
+        self.time_ns
+    }
+
+    /// A top-level member, from the index.
+    pub fn top(&self, member: Top) -> Option<Json<'a>> {
+        let (start, len) = self.index.spans[member as usize]?;
+        let start = start as usize;
+        Some(Json::new(&self.payload[start..start + len as usize]))
+    }
+
+    /// A top-level member by name (indexed members are answered from the index).
+    pub fn get(&self, key: &str) -> Option<Json<'a>> {
+        match Top::from_key(key.as_bytes()) {
+            Some(top) => self.top(top),
+            None => self.root().get_go(key.as_bytes()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> SourceMeta {
+        SourceMeta {
+            cluster: Some("prod".into()),
+            account: Some("123456789012".into()),
+            region: None,
+            log_group: Some("/aws/eks/prod/cluster".into()),
+            log_stream: Some("kube-apiserver-audit-abc".into()),
+        }
+    }
+
+    fn annotated(payload: &str) -> serde_json::Value {
+        let out = annotate(payload.as_bytes(), &meta());
+        crate::json::compact(&out).expect("annotated payload stays valid compact JSON");
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    #[test]
+    fn cluster_from_log_group() {
+        assert_eq!(
+            SourceMeta::cluster_from_log_group("/aws/eks/prod/cluster"),
+            Some("prod")
+        );
+        assert_eq!(
+            SourceMeta::cluster_from_log_group("/aws/eks//cluster"),
+            None
+        );
+        assert_eq!(SourceMeta::cluster_from_log_group("/aws/lambda/x"), None);
+    }
+
+    #[test]
+    fn adds_annotations_member_when_absent() {
+        let v = annotated(r#"{"auditID":"a","stage":"ResponseComplete"}"#);
+        assert_eq!(v["annotations"]["cluster_name"], "prod");
+        assert_eq!(v["annotations"]["eksaudit/account"], "123456789012");
+        assert!(v["annotations"].get("eksaudit/region").is_none());
+    }
+
+    #[test]
+    fn keeps_existing_keys_and_appends_missing_ones() {
+        let v = annotated(r#"{"annotations":{"cluster_name":"gke-x","a":"b"},"auditID":"a"}"#);
+        assert_eq!(v["annotations"]["cluster_name"], "gke-x");
+        assert_eq!(v["annotations"]["a"], "b");
+        assert_eq!(v["annotations"]["eksaudit/cluster"], "prod");
+        let v = annotated(r#"{"annotations":{},"auditID":"a"}"#);
+        assert_eq!(v["annotations"]["cluster_name"], "prod");
+    }
+
+    #[test]
+    fn leaves_non_object_annotations_alone() {
+        let p = br#"{"annotations":null,"auditID":"a"}"#;
+        assert!(matches!(annotate(p, &meta()), Cow::Borrowed(_)));
+        assert!(matches!(
+            annotate(br#"{"a":1}"#, &SourceMeta::default()),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn key_order_of_the_event_is_kept() {
+        let out = annotate(br#"{"kind":"Event","auditID":"a"}"#, &meta());
+        assert!(out.starts_with(br#"{"kind":"Event","auditID":"a","annotations":{"#));
+    }
+
+    #[test]
+    fn top_index_first_occurrence_and_lookup() {
+        let p = br#"{"verb":"get","verb":"list","user":{"username":"u"},"x":1}"#;
+        let view = EventView::new(p, 7);
+        assert_eq!(view.top(Top::Verb).unwrap().raw(), br#""get""#);
+        assert_eq!(view.get("x").unwrap().raw(), b"1");
+        assert!(view.top(Top::AuditId).is_none());
+        assert_eq!(view.time_ns(), 7);
+    }
+}

@@ -1,0 +1,225 @@
+//! `ka.uri.param`: query parameters of a request URI, parsed the way Go's `net/url` does.
+//!
+//! Upstream calls `url.Parse(requestURI)` and then `url.ParseQuery(u.RawQuery)`, and fails
+//! the extraction on *any* error of either, even one about an unrelated parameter. So the
+//! same rules are reproduced here: control characters and bad `%` escapes in the path are
+//! errors, a `;` in the query is an error (Go ≥ 1.17), `+` in the query is a space, and
+//! the first value of a repeated key wins.
+
+/// The first value of query parameter `key` in `uri`, or an error text where Go fails.
+pub fn query_param(uri: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    let raw_query = raw_query(uri)?;
+    let mut found = None;
+    let mut first_error = None;
+    for part in raw_query.split(|&b| b == b'&') {
+        if part.contains(&b';') {
+            first_error.get_or_insert_with(|| "invalid semicolon separator in query".to_string());
+            continue;
+        }
+        if part.is_empty() {
+            continue;
+        }
+        let (k, v) = match part.iter().position(|&b| b == b'=') {
+            Some(eq) => (&part[..eq], &part[eq + 1..]),
+            None => (part, &b""[..]),
+        };
+        let k = match unescape(k, Mode::QueryComponent) {
+            Ok(k) => k,
+            Err(e) => {
+                first_error.get_or_insert(e);
+                continue;
+            }
+        };
+        let v = match unescape(v, Mode::QueryComponent) {
+            Ok(v) => v,
+            Err(e) => {
+                first_error.get_or_insert(e);
+                continue;
+            }
+        };
+        if found.is_none() && k == key {
+            found = Some(v);
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(found),
+    }
+}
+
+/// What `url.Parse` leaves in `RawQuery`, after the checks that make it fail.
+fn raw_query(uri: &[u8]) -> Result<&[u8], String> {
+    if uri.iter().any(|&b| b < 0x20 || b == 0x7f) {
+        return Err("net/url: invalid control character in URL".to_string());
+    }
+    let (rest, fragment) = match uri.iter().position(|&b| b == b'#') {
+        Some(i) => (&uri[..i], Some(&uri[i + 1..])),
+        None => (uri, None),
+    };
+    if let Some(fragment) = fragment {
+        unescape(fragment, Mode::Fragment)?;
+    }
+    let (has_scheme, rest) = strip_scheme(rest)?;
+    let (path, query) = if rest.ends_with(b"?") && rest.iter().filter(|&&b| b == b'?').count() == 1
+    {
+        (&rest[..rest.len() - 1], &b""[..])
+    } else {
+        match rest.iter().position(|&b| b == b'?') {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &b""[..]),
+        }
+    };
+    // With a scheme and no leading '/', Go keeps the rest as an opaque string, unchecked.
+    if !has_scheme || path.starts_with(b"/") {
+        check_path(path)?;
+    }
+    Ok(query)
+}
+
+/// Go's `getScheme`: `[A-Za-z][A-Za-z0-9+.-]*:` is a scheme, a leading `:` is an error.
+fn strip_scheme(s: &[u8]) -> Result<(bool, &[u8]), String> {
+    for (i, &c) in s.iter().enumerate() {
+        match c {
+            b'a'..=b'z' | b'A'..=b'Z' => {}
+            b'0'..=b'9' | b'+' | b'-' | b'.' if i > 0 => {}
+            b':' if i == 0 => return Err("missing protocol scheme".to_string()),
+            b':' => return Ok((true, &s[i + 1..])),
+            _ => return Ok((false, s)),
+        }
+    }
+    Ok((false, s))
+}
+
+/// The path part must unescape, and a relative path may not have `:` in its first segment.
+fn check_path(path: &[u8]) -> Result<(), String> {
+    if let Some(authority_and_path) = path.strip_prefix(b"//") {
+        let end = authority_and_path
+            .iter()
+            .position(|&b| b == b'/')
+            .unwrap_or(authority_and_path.len());
+        check_port(&authority_and_path[..end])?;
+        unescape(&authority_and_path[end..], Mode::Path)?;
+        return Ok(());
+    }
+    if !path.starts_with(b"/") {
+        let segment_end = path.iter().position(|&b| b == b'/').unwrap_or(path.len());
+        if path[..segment_end].contains(&b':') {
+            return Err("first path segment in URL cannot contain colon".to_string());
+        }
+    }
+    unescape(path, Mode::Path)?;
+    Ok(())
+}
+
+/// A port after the host must be digits (Go's `validOptionalPort`).
+fn check_port(authority: &[u8]) -> Result<(), String> {
+    let host = match authority.iter().rposition(|&b| b == b'@') {
+        Some(at) => &authority[at + 1..],
+        None => authority,
+    };
+    let after_bracket = match host.iter().rposition(|&b| b == b']') {
+        Some(i) => &host[i + 1..],
+        None => host,
+    };
+    if let Some(colon) = after_bracket.iter().position(|&b| b == b':') {
+        let port = &after_bracket[colon + 1..];
+        if !port.iter().all(u8::is_ascii_digit) {
+            return Err(format!(
+                "invalid port \"{}\" after host",
+                String::from_utf8_lossy(&after_bracket[colon..])
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Path,
+    QueryComponent,
+    Fragment,
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Go's `url.unescape`: `%XX` decodes, a malformed escape is an error, and in a query
+/// component `+` is a space.
+fn unescape(s: &[u8], mode: Mode) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'%' => {
+                let decoded = s
+                    .get(i + 1..i + 3)
+                    .and_then(|h| Some(hex(h[0])? << 4 | hex(h[1])?));
+                let Some(b) = decoded else {
+                    let end = (i + 3).min(s.len());
+                    return Err(format!(
+                        "invalid URL escape \"{}\"",
+                        String::from_utf8_lossy(&s[i..end])
+                    ));
+                };
+                out.push(b);
+                i += 3;
+            }
+            b'+' if mode == Mode::QueryComponent => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn param(uri: &str, key: &str) -> Result<Option<String>, String> {
+        query_param(uri.as_bytes(), key.as_bytes())
+            .map(|v| v.map(|v| String::from_utf8(v).unwrap()))
+    }
+
+    #[test]
+    fn exec_command_params() {
+        let uri = "/api/v1/namespaces/default/pods/nginx/exec?command=bash&command=-c&container=nginx&stdin=true";
+        assert_eq!(param(uri, "command").unwrap().as_deref(), Some("bash"));
+        assert_eq!(param(uri, "container").unwrap().as_deref(), Some("nginx"));
+        assert_eq!(param(uri, "tty").unwrap(), None);
+    }
+
+    #[test]
+    fn query_unescaping() {
+        assert_eq!(
+            param("/x?a=b+c%2Fd", "a").unwrap().as_deref(),
+            Some("b c/d")
+        );
+        assert_eq!(param("/x?a", "a").unwrap().as_deref(), Some(""));
+        assert_eq!(param("/x?a=1&&a=2", "a").unwrap().as_deref(), Some("1"));
+        assert_eq!(param("/x?", "a").unwrap(), None);
+        assert_eq!(param("/x?a=1#frag", "a").unwrap().as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn go_errors_fail_the_whole_extraction() {
+        assert!(param("/x?a=1;b=2", "a").is_err(), "semicolon");
+        assert!(param("/x?a=1&b=%zz", "a").is_err(), "bad escape elsewhere");
+        assert!(param("/x%zz?a=1", "a").is_err(), "bad escape in path");
+        assert!(param("/x\n?a=1", "a").is_err(), "control character");
+        assert!(param(":x?a=1", "a").is_err(), "missing scheme");
+        assert!(param("a:b/c?a=1", "a").is_ok(), "a: is a scheme");
+        assert!(param("//host:port/x?a=1", "a").is_err(), "bad port");
+        assert!(param("//host:80/x?a=1", "a").is_ok());
+        assert!(
+            param("urn:x%zz?a=1", "a").is_ok(),
+            "opaque part is not checked"
+        );
+    }
+}

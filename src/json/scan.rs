@@ -1,0 +1,512 @@
+//! The validating pass: finds where one JSON value ends, checks its grammar, and notes
+//! whether it holds whitespace that [`compact`] must strip.
+//!
+//! It is iterative (an explicit stack of open containers), so 10,000 nested brackets are
+//! a clean [`JsonErrorKind::TooDeep`] error instead of a stack overflow.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// Deepest nesting accepted: the limit of the Go parser the upstream plugin uses, so an
+/// event Falco's own plugin accepts is accepted here too.
+pub const MAX_DEPTH: usize = 300;
+
+/// Why a JSON value was rejected, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid JSON at byte {offset}: {kind}")]
+pub struct JsonError {
+    /// What was wrong.
+    pub kind: JsonErrorKind,
+    /// Byte offset of the problem in the scanned input.
+    pub offset: usize,
+}
+
+/// The kinds of JSON grammar errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JsonErrorKind {
+    /// The input ended inside a value.
+    UnexpectedEnd,
+    /// A byte that cannot appear here.
+    UnexpectedByte(u8),
+    /// Nesting deeper than [`MAX_DEPTH`].
+    TooDeep,
+    /// A malformed number.
+    InvalidNumber,
+    /// A backslash escape that JSON does not define.
+    InvalidEscape,
+    /// A raw control character (below 0x20) inside a string.
+    ControlCharacter(u8),
+    /// More than whitespace after the value.
+    TrailingData,
+}
+
+impl fmt::Display for JsonErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnexpectedEnd => f.write_str("unexpected end of input"),
+            Self::UnexpectedByte(b) if b.is_ascii_graphic() => {
+                write!(f, "unexpected character '{}'", *b as char)
+            }
+            Self::UnexpectedByte(b) => write!(f, "unexpected byte 0x{b:02x}"),
+            Self::TooDeep => write!(f, "nesting deeper than {MAX_DEPTH} levels"),
+            Self::InvalidNumber => f.write_str("invalid number"),
+            Self::InvalidEscape => f.write_str("invalid escape sequence in string"),
+            Self::ControlCharacter(b) => write!(f, "raw control character 0x{b:02x} in string"),
+            Self::TrailingData => f.write_str("unexpected data after the JSON value"),
+        }
+    }
+}
+
+/// The outcome of scanning one value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scanned {
+    /// A complete value ends at `end` (exclusive). `whitespace` tells whether insignificant
+    /// whitespace occurs inside it (so a copy is needed to make it compact).
+    Complete {
+        /// Offset just past the value.
+        end: usize,
+        /// Whether the value contains whitespace outside strings.
+        whitespace: bool,
+    },
+    /// The input ended inside the value and `eof` was false: read more and scan again.
+    NeedMore,
+}
+
+const fn byte_classes() -> [u8; 256] {
+    // 0 = plain string byte, 1 = quote, 2 = backslash, 3 = control character
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = 3;
+        i += 1;
+    }
+    t[b'"' as usize] = 1;
+    t[b'\\' as usize] = 2;
+    t
+}
+static STRING_CLASS: [u8; 256] = byte_classes();
+
+#[inline]
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\n' | b'\r' | b'\t')
+}
+
+struct Scanner<'a> {
+    s: &'a [u8],
+    i: usize,
+    eof: bool,
+}
+
+/// An early stop: either a real error or "need more input".
+enum Stop {
+    Error(JsonError),
+    NeedMore,
+}
+
+type Step<T> = Result<T, Stop>;
+
+impl Scanner<'_> {
+    fn err<T>(&self, kind: JsonErrorKind, offset: usize) -> Step<T> {
+        Err(Stop::Error(JsonError { kind, offset }))
+    }
+
+    fn end<T>(&self) -> Step<T> {
+        if self.eof {
+            self.err(JsonErrorKind::UnexpectedEnd, self.s.len())
+        } else {
+            Err(Stop::NeedMore)
+        }
+    }
+
+    /// Skips whitespace, returns whether there was any.
+    #[inline]
+    fn skip_ws(&mut self) -> bool {
+        let start = self.i;
+        while self.i < self.s.len() && is_ws(self.s[self.i]) {
+            self.i += 1;
+        }
+        self.i != start
+    }
+
+    #[inline]
+    fn peek(&self) -> Step<u8> {
+        match self.s.get(self.i) {
+            Some(&b) => Ok(b),
+            None => self.end(),
+        }
+    }
+
+    fn string(&mut self) -> Step<()> {
+        // self.s[self.i] == '"'
+        self.i += 1;
+        loop {
+            let Some(&b) = self.s.get(self.i) else {
+                return self.end();
+            };
+            match STRING_CLASS[b as usize] {
+                0 => self.i += 1,
+                1 => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                2 => {
+                    let Some(&e) = self.s.get(self.i + 1) else {
+                        return self.end();
+                    };
+                    match e {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 2,
+                        b'u' => {
+                            for k in 0..4 {
+                                match self.s.get(self.i + 2 + k) {
+                                    Some(h) if h.is_ascii_hexdigit() => {}
+                                    Some(_) => {
+                                        return self.err(JsonErrorKind::InvalidEscape, self.i);
+                                    }
+                                    None => return self.end(),
+                                }
+                            }
+                            self.i += 6;
+                        }
+                        _ => return self.err(JsonErrorKind::InvalidEscape, self.i),
+                    }
+                }
+                _ => return self.err(JsonErrorKind::ControlCharacter(b), self.i),
+            }
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.i;
+        while self.i < self.s.len() && self.s[self.i].is_ascii_digit() {
+            self.i += 1;
+        }
+        self.i - start
+    }
+
+    fn number(&mut self) -> Step<()> {
+        let start = self.i;
+        if self.s[self.i] == b'-' {
+            self.i += 1;
+        }
+        match self.s.get(self.i) {
+            Some(b'0') => self.i += 1,
+            Some(b) if b.is_ascii_digit() => {
+                self.digits();
+            }
+            Some(_) => return self.err(JsonErrorKind::InvalidNumber, start),
+            None => return self.end(),
+        }
+        if self.s.get(self.i) == Some(&b'.') {
+            self.i += 1;
+            if self.digits() == 0 {
+                return self.number_tail_error(start);
+            }
+        }
+        if matches!(self.s.get(self.i), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.s.get(self.i), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if self.digits() == 0 {
+                return self.number_tail_error(start);
+            }
+        }
+        // A number at the very end of a non-final buffer may continue in the next read.
+        if self.i == self.s.len() && !self.eof {
+            return Err(Stop::NeedMore);
+        }
+        Ok(())
+    }
+
+    fn number_tail_error(&self, start: usize) -> Step<()> {
+        if self.i == self.s.len() {
+            self.end()
+        } else {
+            self.err(JsonErrorKind::InvalidNumber, start)
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Step<()> {
+        let have = &self.s[self.i..];
+        let n = have.len().min(word.len());
+        if have[..n] != word[..n] {
+            return self.err(JsonErrorKind::UnexpectedByte(have[0]), self.i);
+        }
+        if n < word.len() {
+            return self.end();
+        }
+        self.i += word.len();
+        Ok(())
+    }
+
+    fn scalar(&mut self, b: u8) -> Step<()> {
+        match b {
+            b'"' => self.string(),
+            b'-' | b'0'..=b'9' => self.number(),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => self.err(JsonErrorKind::UnexpectedByte(b), self.i),
+        }
+    }
+
+    fn object_key(&mut self, ws: &mut bool) -> Step<()> {
+        *ws |= self.skip_ws();
+        match self.peek()? {
+            b'"' => self.string()?,
+            b => return self.err(JsonErrorKind::UnexpectedByte(b), self.i),
+        }
+        *ws |= self.skip_ws();
+        match self.peek()? {
+            b':' => {
+                self.i += 1;
+                Ok(())
+            }
+            b => self.err(JsonErrorKind::UnexpectedByte(b), self.i),
+        }
+    }
+
+    /// Scans one value starting at `self.i` (no leading whitespace).
+    fn value(&mut self) -> Step<bool> {
+        let mut stack: Vec<u8> = Vec::new();
+        let mut ws = false;
+        'value: loop {
+            ws |= self.skip_ws();
+            let b = self.peek()?;
+            if stack.len() + 1 > MAX_DEPTH {
+                return self.err(JsonErrorKind::TooDeep, self.i);
+            }
+            match b {
+                b'{' => {
+                    self.i += 1;
+                    ws |= self.skip_ws();
+                    if self.peek()? == b'}' {
+                        self.i += 1;
+                    } else {
+                        stack.push(b'}');
+                        self.object_key(&mut ws)?;
+                        continue 'value;
+                    }
+                }
+                b'[' => {
+                    self.i += 1;
+                    ws |= self.skip_ws();
+                    if self.peek()? == b']' {
+                        self.i += 1;
+                    } else {
+                        stack.push(b']');
+                        continue 'value;
+                    }
+                }
+                _ => self.scalar(b)?,
+            }
+            // After a complete value: close containers or move to the next member.
+            loop {
+                let Some(&close) = stack.last() else {
+                    return Ok(ws);
+                };
+                ws |= self.skip_ws();
+                let b = self.peek()?;
+                if b == close {
+                    self.i += 1;
+                    stack.pop();
+                } else if b == b',' {
+                    self.i += 1;
+                    if close == b'}' {
+                        self.object_key(&mut ws)?;
+                    }
+                    continue 'value;
+                } else {
+                    return self.err(JsonErrorKind::UnexpectedByte(b), self.i);
+                }
+            }
+        }
+    }
+}
+
+/// Scans the JSON value that starts at `start` (which must not be whitespace).
+///
+/// With `eof == false`, running out of input inside the value answers
+/// [`Scanned::NeedMore`] rather than an error, so a streaming reader can refill and retry.
+pub fn scan(input: &[u8], start: usize, eof: bool) -> Result<Scanned, JsonError> {
+    let mut scanner = Scanner {
+        s: input,
+        i: start,
+        eof,
+    };
+    match scanner.value() {
+        Ok(whitespace) => Ok(Scanned::Complete {
+            end: scanner.i,
+            whitespace,
+        }),
+        Err(Stop::NeedMore) => Ok(Scanned::NeedMore),
+        Err(Stop::Error(e)) => Err(e),
+    }
+}
+
+/// Validates that `input` holds exactly one JSON value (whitespace around it allowed) and
+/// returns it compact: borrowed when it already is, copied without whitespace otherwise.
+pub fn compact(input: &[u8]) -> Result<Cow<'_, [u8]>, JsonError> {
+    let start = input.iter().position(|&b| !is_ws(b)).unwrap_or(input.len());
+    let Scanned::Complete { end, whitespace } = scan(input, start, true)? else {
+        unreachable!("scan with eof=true never asks for more input")
+    };
+    if let Some(extra) = input[end..].iter().position(|&b| !is_ws(b)) {
+        return Err(JsonError {
+            kind: JsonErrorKind::TrailingData,
+            offset: end + extra,
+        });
+    }
+    let value = &input[start..end];
+    if !whitespace {
+        return Ok(Cow::Borrowed(value));
+    }
+    let mut out = Vec::with_capacity(value.len());
+    compact_into(value, &mut out);
+    Ok(Cow::Owned(out))
+}
+
+/// Appends `value` (one *validated* JSON value) to `out` without insignificant whitespace.
+pub fn compact_into(value: &[u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < value.len() {
+        let b = value[i];
+        if b == b'"' {
+            let end = super::navigate::string_end(value, i);
+            out.extend_from_slice(&value[i..end]);
+            i = end;
+        } else {
+            if !is_ws(b) {
+                out.push(b);
+            }
+            i += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn complete(s: &str) -> Result<(usize, bool), JsonError> {
+        match scan(s.as_bytes(), 0, true)? {
+            Scanned::Complete { end, whitespace } => Ok((end, whitespace)),
+            Scanned::NeedMore => panic!("eof scan asked for more"),
+        }
+    }
+
+    #[test]
+    fn accepts_what_serde_json_accepts() {
+        for doc in [
+            "0",
+            "-0.5e+10",
+            "1E3",
+            r#""a\"b\\c\/\b\f\n\r\t\u00e9""#,
+            "true",
+            "false",
+            "null",
+            "[]",
+            "{}",
+            r#"{"a":[1,2,{"b":null}],"c":"d"}"#,
+            r#"[ 1 , [ ] , { "x" : { } } ]"#,
+        ] {
+            assert!(serde_json::from_str::<serde_json::Value>(doc).is_ok());
+            let (end, _) = complete(doc).unwrap_or_else(|e| panic!("{doc}: {e}"));
+            assert_eq!(end, doc.len(), "{doc}");
+        }
+    }
+
+    #[test]
+    fn rejects_what_serde_json_rejects() {
+        for doc in [
+            "",
+            "01",
+            "1.",
+            ".5",
+            "-",
+            "1e",
+            "+1",
+            "tru",
+            "nul",
+            "[1,]",
+            "{,}",
+            r#"{"a"}"#,
+            r#"{"a":}"#,
+            r#"{"a":1,}"#,
+            r#"{a:1}"#,
+            "[1 2]",
+            r#""\x""#,
+            r#""\u12g4""#,
+            "\"a\nb\"",
+            "NaN",
+            "[",
+            "{\"a\":[}",
+        ] {
+            assert!(
+                serde_json::from_str::<serde_json::Value>(doc).is_err(),
+                "{doc}"
+            );
+            assert!(compact(doc.as_bytes()).is_err(), "accepted {doc:?}");
+        }
+    }
+
+    #[test]
+    fn need_more_when_not_eof() {
+        for part in [
+            r#"{"a":"#,
+            r#"{"a":"xx"#,
+            "[1,",
+            "12",
+            "tr",
+            r#""\u00"#,
+            "{",
+        ] {
+            assert_eq!(
+                scan(part.as_bytes(), 0, false),
+                Ok(Scanned::NeedMore),
+                "{part}"
+            );
+            let at_eof = scan(part.as_bytes(), 0, true);
+            assert_eq!(at_eof.is_ok(), part == "12", "{part}: {at_eof:?}");
+        }
+    }
+
+    #[test]
+    fn whitespace_is_reported_and_stripped() {
+        assert_eq!(complete(r#"{"a":1}"#).unwrap().1, false);
+        assert_eq!(complete(r#"{"a": 1}"#).unwrap().1, true);
+        let c = compact(b" {\n \"a b\" : [ 1 , \"x y\" ] }\n").unwrap();
+        assert_eq!(c.as_ref(), br#"{"a b":[1,"x y"]}"#);
+        assert!(matches!(compact(br#"{"a":1}"#).unwrap(), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn trailing_data_is_an_error() {
+        let e = compact(br#"{"a":1} x"#).unwrap_err();
+        assert_eq!(e.kind, JsonErrorKind::TrailingData);
+        assert_eq!(e.offset, 8);
+    }
+
+    #[test]
+    fn depth_limit_is_fastjsons() {
+        let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert!(compact(ok.as_bytes()).is_ok());
+        let inner = "[".repeat(MAX_DEPTH) + "1" + &"]".repeat(MAX_DEPTH);
+        assert_eq!(
+            compact(inner.as_bytes()).unwrap_err().kind,
+            JsonErrorKind::TooDeep
+        );
+        let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+        assert_eq!(
+            compact(deep.as_bytes()).unwrap_err().kind,
+            JsonErrorKind::TooDeep
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_in_strings_passes_through() {
+        let doc = b"{\"a\":\"\xff\xfe\"}";
+        assert_eq!(compact(doc).unwrap().as_ref(), doc);
+    }
+}

@@ -1,0 +1,32 @@
+//! eksaudit: Amazon EKS audit logs in front of Falco.
+//!
+//! The data's way through the crate:
+//!
+//! ```text
+//! sources ──bytes──▶ decode ──AuditEvent──▶ fields ──▶ rules ──▶ sinks
+//!  (file, later      (gzip, CloudWatch       (ka.*, eks.*,  (Falco    (stdout,
+//!   Kinesis/CWL)      envelopes, k8s audit    json.*)        rules)    later more)
+//!                     framing)
+//! ```
+//!
+//! * [`json`]: one validating pass and zero-copy navigation; the reason the hot path
+//!   builds nothing it does not read.
+//! * [`decode`]: bytes in any supported format to [`event::AuditEvent`]s, with every
+//!   per-event problem counted and located, never fatal to the stream.
+//! * [`event`]: the payload Falco sees (the audit `Event` object) and what travels with it.
+//! * [`fields`]: the one field table (Falco k8saudit's 100 `ka.*` fields, `eks.*`, and
+//!   the `json` plugin's fields for the rule engine).
+//! * [`sources`]: where bytes come from.
+//! * `ffi` (not public): the Falco plugin, a thin layer over the above.
+
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod decode;
+pub mod event;
+pub mod fields;
+pub mod json;
+pub mod sources;
+
+mod ffi;
