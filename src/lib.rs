@@ -27,6 +27,7 @@ pub mod decode;
 pub mod event;
 pub mod fields;
 pub mod json;
+pub mod rules;
 pub mod sources;
 
 mod ffi;

@@ -1,0 +1,1 @@
+//! Rule test fixtures (the `rules test` runner).

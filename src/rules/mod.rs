@@ -1,0 +1,446 @@
+//! A Falco-exact rule engine for `k8s_audit` events: loads Falco rules files, evaluates
+//! [`EventView`]s and raises [`Alert`]s shaped like Falco's `json_output`.
+//!
+//! Rule authors use it to learn, without a Falco, whether a rules file loads and whether a
+//! rule fires — and the answer must be Falco's. So every step follows Falco and libsinsp
+//! (engine 0.62, Falco 0.44): the rules-file reader and its error texts ([`loader`]), the
+//! definitions with `append`/`override`/redefinition ([`ruleset`]), textual list expansion
+//! and macro resolution ([`compile`]), the filter grammar ([`parser`]), field resolution
+//! ([`fields`]), operators ([`ops`]) and transformers ([`transform`]), evaluation
+//! ([`filter`]), and output formatting ([`output`]).
+//!
+//! ```text
+//! RulesFile… ──loader──▶ Collector ──compile──▶ Engine ──Evaluator::evaluate(EventView)──▶ Alert
+//!   (YAML)               (lists, macros,        (filters,                               (json_output
+//!                         rules, in order)       outputs)                                 shape)
+//! ```
+//!
+//! Matching is Falco's default `rule_matching: first`: at most one alert per event, from the
+//! first enabled rule in load order whose condition holds; [`RuleMatching::All`] raises one
+//! per matching rule. Rules below [`EngineOptions::min_priority`] are skipped. Rules of a
+//! source other than `k8s_audit` are not compiled: `syscall` rules (Falco's
+//! `falco_rules.yaml`) silently, others with Falco's `LOAD_UNKNOWN_SOURCE` warning.
+//!
+//! ```
+//! use eksaudit::event::EventView;
+//! use eksaudit::rules::{Engine, EngineOptions, RulesFile};
+//!
+//! let rules = RulesFile::new("demo.yaml", r#"
+//! - rule: Exec into pod
+//!   desc: someone ran kubectl exec
+//!   condition: ka.target.subresource = exec
+//!   output: exec by %ka.user.name
+//!   priority: NOTICE
+//!   source: k8s_audit
+//! "#);
+//! let (engine, report) = Engine::load(&[rules], &EngineOptions::default()).unwrap();
+//! assert!(report.successful());
+//! let event = br#"{"auditID":"1","objectRef":{"subresource":"exec"},"user":{"username":"bob"}}"#;
+//! let mut alerts = Vec::new();
+//! engine.evaluator().evaluate(&EventView::new(event, 1_700_000_000_000_000_000), 1, &mut alerts);
+//! assert_eq!(alerts[0].rule, "Exec into pod");
+//! assert!(alerts[0].output.ends_with(": Notice exec by bob"));
+//! ```
+//!
+//! Evaluation allocates nothing per event when no rule matches beyond what field extraction
+//! itself needs: the per-event extraction cache is reused across events.
+
+use std::path::Path;
+
+use crate::event::EventView;
+
+pub mod ast;
+pub mod compile;
+pub mod fields;
+pub mod filter;
+pub mod fixtures;
+pub mod loader;
+pub mod ops;
+pub mod output;
+pub mod parser;
+pub mod requirements;
+pub mod result;
+pub mod ruleset;
+pub mod transform;
+pub mod yaml;
+
+pub use output::{Alert, OutputValue};
+pub use requirements::{LoadedPlugin, Version};
+pub use result::{Context, ErrorCode, FileResult, LoadError, LoadWarning, WarningCode};
+pub use ruleset::Priority;
+
+use compile::{CompileOutput, CompiledRule};
+use fields::{EventMeta, FieldValue};
+use filter::EvalCtx;
+use result::ItemType;
+use ruleset::Collector;
+
+/// How many alerts one event may raise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RuleMatching {
+    /// The first matching rule only (Falco's default).
+    #[default]
+    First,
+    /// Every matching rule.
+    All,
+}
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// First match (Falco's default) or all matches.
+    pub rule_matching: RuleMatching,
+    /// Rules less severe than this are not evaluated (Falco's `priority`, default `debug`).
+    pub min_priority: Priority,
+    /// Event sources whose rules are compiled and run.
+    pub sources: Vec<String>,
+    /// Sources whose rules are skipped without a warning (Falco knows them, this engine does
+    /// not run them): `syscall`.
+    pub silent_sources: Vec<String>,
+    /// The plugins `required_plugin_versions` is checked against.
+    pub plugins: Vec<LoadedPlugin>,
+    /// The alert `hostname` and `evt.hostname` (Falco: `FALCO_HOSTNAME` or the host name).
+    /// The library does no I/O; callers fill it in.
+    pub hostname: String,
+    /// What `evt.pluginname` answers.
+    pub plugin_name: String,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            rule_matching: RuleMatching::First,
+            min_priority: Priority::Debug,
+            sources: vec!["k8s_audit".into()],
+            silent_sources: vec!["syscall".into()],
+            plugins: LoadedPlugin::defaults(),
+            hostname: String::new(),
+            plugin_name: "k8saudit-eks".into(),
+        }
+    }
+}
+
+/// A rules file: its name (used in messages, usually the path) and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesFile {
+    /// The name.
+    pub name: String,
+    /// The YAML text.
+    pub content: String,
+}
+
+impl RulesFile {
+    /// In-memory rules.
+    pub fn new(name: impl Into<String>, content: impl Into<String>) -> Self {
+        RulesFile {
+            name: name.into(),
+            content: content.into(),
+        }
+    }
+
+    /// Reads a rules file; its name is the path as given.
+    pub fn from_path(path: &Path) -> std::io::Result<Self> {
+        Ok(RulesFile {
+            name: path.display().to_string(),
+            content: std::fs::read_to_string(path)?,
+        })
+    }
+
+    /// Expands paths as Falco does: a directory contributes its regular files, sorted by
+    /// name; a file is itself. Order is kept.
+    pub fn expand_paths(paths: &[&Path]) -> std::io::Result<Vec<std::path::PathBuf>> {
+        let mut out = Vec::new();
+        for p in paths {
+            if p.is_dir() {
+                let mut entries: Vec<std::path::PathBuf> = std::fs::read_dir(p)?
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|e| e.is_file())
+                    .collect();
+                entries.sort();
+                out.extend(entries);
+            } else {
+                out.push(p.to_path_buf());
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// What loading gave: one result per file that was read (Falco stops at the first file
+/// with errors), then the plugin requirement check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Per-file results, in load order.
+    pub files: Vec<FileResult>,
+    /// Falco's plugin requirement error, if any (it takes priority over other errors).
+    pub requirement_error: Option<String>,
+}
+
+impl LoadReport {
+    /// Whether the rules load (no error anywhere): the `rules validate` exit decision.
+    pub fn successful(&self) -> bool {
+        self.requirement_error.is_none() && self.files.iter().all(FileResult::successful)
+    }
+
+    /// Every error.
+    pub fn errors(&self) -> impl Iterator<Item = &LoadError> {
+        self.files.iter().flat_map(|f| f.errors.iter())
+    }
+
+    /// Every warning.
+    pub fn warnings(&self) -> impl Iterator<Item = &LoadWarning> {
+        self.files.iter().flat_map(|f| f.warnings.iter())
+    }
+
+    /// Falco's verbose text for every file and the requirement error.
+    pub fn verbose(&self, files: &[RulesFile]) -> String {
+        let contents = |name: &str| {
+            files
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.content.clone())
+        };
+        let mut out = String::new();
+        for f in &self.files {
+            out.push_str(&f.verbose(&contents));
+            if !out.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+        if let Some(e) = &self.requirement_error {
+            out.push_str("Error: ");
+            out.push_str(e);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Falco's `-V` JSON: `{"falco_load_results":[...]}`.
+    pub fn to_json(&self, files: &[RulesFile]) -> serde_json::Value {
+        let contents = |name: &str| {
+            files
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.content.clone())
+        };
+        let results: Vec<serde_json::Value> =
+            self.files.iter().map(|f| f.to_json(&contents)).collect();
+        let mut v = serde_json::json!({ "falco_load_results": results });
+        if let Some(e) = &self.requirement_error {
+            v["error"] = serde_json::Value::String(e.clone());
+        }
+        v
+    }
+}
+
+/// A summary of a loaded rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSummary {
+    /// Name.
+    pub name: String,
+    /// Priority.
+    pub priority: Priority,
+    /// Source.
+    pub source: String,
+    /// Whether it runs (enabled and at or above the minimum priority).
+    pub active: bool,
+}
+
+/// Compiled rules, ready to evaluate events. Immutable and shareable across threads; each
+/// thread evaluates through its own [`Evaluator`].
+#[derive(Debug, Clone)]
+pub struct Engine {
+    rules: Vec<CompiledRule>,
+    active: Vec<usize>,
+    slots: usize,
+    options: EngineOptions,
+}
+
+/// Loads rules files in order, as Falco does; the report says what went wrong.
+pub fn validate(files: &[RulesFile], options: &EngineOptions) -> LoadReport {
+    match Engine::load(files, options) {
+        Ok((_, report)) | Err(report) => report,
+    }
+}
+
+impl Engine {
+    /// Loads and compiles `files` in order. `Err` carries the report when anything failed.
+    pub fn load(
+        files: &[RulesFile],
+        options: &EngineOptions,
+    ) -> Result<(Engine, LoadReport), LoadReport> {
+        let mut collector = Collector::default();
+        let mut last: Option<CompileOutput> = None;
+        let mut report = LoadReport {
+            files: Vec::new(),
+            requirement_error: None,
+        };
+        let cfg = loader::ReadConfig {
+            known_sources: &options.sources,
+            silent_sources: &options.silent_sources,
+            engine_version: requirements::ENGINE_VERSION,
+        };
+        let mut failed = false;
+        for file in files {
+            let mut res = FileResult::new(&file.name);
+            if loader::read(&cfg, &file.content, &mut collector, &mut res) {
+                last = compile::compile(&collector, &mut res, &options.silent_sources);
+            }
+            failed = !res.successful();
+            report.files.push(res);
+            if failed {
+                break;
+            }
+        }
+        if let Err(e) = requirements::check_plugins(&collector.required_plugins, &options.plugins)
+        {
+            report.requirement_error = Some(e);
+            failed = true;
+        }
+        match last {
+            Some(out) if !failed => {
+                let active = out
+                    .rules
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.enabled && r.priority <= options.min_priority)
+                    .map(|(i, _)| i)
+                    .collect();
+                Ok((
+                    Engine {
+                        slots: out.slots.len(),
+                        rules: out.rules,
+                        active,
+                        options: options.clone(),
+                    },
+                    report,
+                ))
+            }
+            None if !failed => Ok((
+                Engine {
+                    rules: Vec::new(),
+                    active: Vec::new(),
+                    slots: 0,
+                    options: options.clone(),
+                },
+                report,
+            )),
+            _ => Err(report),
+        }
+    }
+
+    /// The compiled rules in evaluation order.
+    pub fn rules(&self) -> Vec<RuleSummary> {
+        self.rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| RuleSummary {
+                name: r.name.clone(),
+                priority: r.priority,
+                source: r.source.clone(),
+                active: self.active.contains(&i),
+            })
+            .collect()
+    }
+
+    /// The options the engine was loaded with.
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
+    }
+
+    /// A per-thread evaluator.
+    pub fn evaluator(&self) -> Evaluator<'_> {
+        Evaluator {
+            engine: self,
+            cache: Vec::with_capacity(self.slots),
+            first_ts: None,
+        }
+    }
+}
+
+/// Evaluates events against an [`Engine`], reusing its per-event cache.
+#[derive(Debug)]
+pub struct Evaluator<'e> {
+    engine: &'e Engine,
+    cache: Vec<Option<Option<FieldValue<'static>>>>,
+    first_ts: Option<u64>,
+}
+
+impl Evaluator<'_> {
+    /// Evaluates one event (`evt_num` is its number in the stream, from 1) and appends the
+    /// alerts it raises to `out`; answers how many.
+    pub fn evaluate(&mut self, event: &EventView<'_>, evt_num: u64, out: &mut Vec<Alert>) -> usize {
+        let engine = self.engine;
+        let first_ts = *self.first_ts.get_or_insert(event.time_ns());
+        // Reuse the cache's allocation for this event's lifetime (an in-place collect).
+        let mut cache: Vec<Option<Option<FieldValue<'_>>>> =
+            std::mem::take(&mut self.cache).into_iter().map(|_| None).collect();
+        cache.resize(engine.slots, None);
+        let mut ctx = EvalCtx {
+            view: event,
+            meta: EventMeta {
+                num: evt_num,
+                first_ts,
+                source: "k8s_audit",
+                hostname: &engine.options.hostname,
+                plugin_name: &engine.options.plugin_name,
+            },
+            cache: &mut cache,
+        };
+        let mut raised = 0;
+        for &i in &engine.active {
+            let rule = &engine.rules[i];
+            if rule.filter.eval(&mut ctx) {
+                out.push(Alert::build(rule, &mut ctx, &engine.options.hostname));
+                raised += 1;
+                if engine.options.rule_matching == RuleMatching::First {
+                    break;
+                }
+            }
+        }
+        cache.clear();
+        self.cache = cache.into_iter().map(|_| None).collect();
+        raised
+    }
+}
+
+/// The item a context points at, for one-line messages: `rule 'X'`.
+pub fn describe_item(ctx: &Context) -> Option<String> {
+    ctx.item().map(|(t, n)| {
+        let word = match t {
+            ItemType::RequiredPluginVersionsEntry => "plugin",
+            other => other.as_str(),
+        };
+        format!("{word} '{n}'")
+    })
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (line, col) = self.context.human_position();
+        write!(f, "{}:{line}:{col}: ", self.context.file_name())?;
+        if let Some(item) = describe_item(&self.context) {
+            write!(f, "{item}: ")?;
+        }
+        write!(f, "{} ({}): {}", self.code.as_str(), self.code.describe(), self.message)
+    }
+}
+
+impl std::fmt::Display for LoadWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (line, col) = self.context.human_position();
+        write!(f, "{}:{line}:{col}: ", self.context.file_name())?;
+        if let Some(item) = describe_item(&self.context) {
+            write!(f, "{item}: ")?;
+        }
+        write!(f, "{} ({})", self.code.as_str(), self.code.describe())?;
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,482 @@
+//! Rule outputs and alerts, in Falco's exact shapes.
+//!
+//! An output format is text with `%field`, `%field[arg]` and `%transformer(field)` tokens
+//! (libsinsp `sinsp_evt_formatter`). After a `%`, libsinsp tries to parse and compile the
+//! longest field expression and, when that fails, the same text one byte shorter, down to
+//! nothing (`unknown filter: …`); so `%ka.user.namex` is `ka.user.name` followed by `x`.
+//! `%<N>field` pads or cuts the value to N characters. A field without a value prints `<NA>`
+//! (Falco prefixes every rule output with `*`, "print even when values are missing"), a list
+//! prints `(a,b)`.
+//!
+//! An [`Alert`] renders as Falco's `json_output` line — keys sorted as nlohmann's `std::map`
+//! does: `hostname`, `output`, `output_fields`, `priority`, `rule`, `source`, `tags`,
+//! `time` — where `output` is `"<evt.time>: <Priority> <message>"`, `output_fields` maps each
+//! plain field of the output (transformed tokens are left out, their inner field kept) to
+//! its value (a string, an array for list fields, a number for numeric fields, `null` for
+//! no value) plus `evt.time` as integer nanoseconds, and `time` is RFC 3339 with nine
+//! fractional digits. The text form is Falco's non-JSON line: the `output` string with
+//! JSON escaping (quotes and control characters escaped, invalid UTF-8 replaced).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::ast::Expr;
+use super::fields::{self, FieldValue, PrintFormat, Source};
+use super::filter::{self, EvalCtx, Extractor, Slots};
+use super::parser;
+use super::ruleset::Priority;
+
+/// One piece of an output format.
+#[derive(Debug, Clone)]
+enum Token {
+    Raw(String),
+    Field {
+        /// What prints.
+        ex: Extractor,
+        /// `%<N>field` width, 0 for none.
+        width: usize,
+        /// The plain field behind it and its JSON key (`output_fields`).
+        json: Option<(String, Extractor)>,
+    },
+}
+
+/// A compiled output format.
+#[derive(Debug, Clone)]
+pub struct OutputFormat {
+    tokens: Vec<Token>,
+}
+
+/// libsinsp `escape_str`, for field arguments in `output_fields` keys.
+fn escape_str(s: &str) -> String {
+    let mut res = String::new();
+    let mut should = false;
+    for c in s.chars() {
+        match c {
+            '\x08' => {
+                should = true;
+                res.push_str("\\b");
+            }
+            '\x0c' => {
+                should = true;
+                res.push_str("\\f");
+            }
+            '\n' => {
+                should = true;
+                res.push_str("\\n");
+            }
+            '\r' => {
+                should = true;
+                res.push_str("\\r");
+            }
+            '\t' => {
+                should = true;
+                res.push_str("\\t");
+            }
+            ' ' | '=' | '\'' | '\0' => {
+                should = true;
+                res.push(c);
+            }
+            '\\' => {
+                should = true;
+                res.push_str("\\\\");
+            }
+            '"' => {
+                should = true;
+                res.push_str("\\\"");
+            }
+            _ => res.push(c),
+        }
+    }
+    if should { format!("\"{res}\"") } else { res }
+}
+
+fn field_key(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Field { name, arg, .. } => Some(match arg {
+            None => name.clone(),
+            Some(a) if a.is_empty() => format!("{name}[\"\"]"),
+            Some(a) => format!("{name}[{}]", escape_str(a)),
+        }),
+        Expr::Transformer { values, .. } => values.first().and_then(field_key),
+        _ => None,
+    }
+}
+
+fn innermost_field(e: &Expr) -> Option<&Expr> {
+    match e {
+        Expr::Field { .. } => Some(e),
+        Expr::Transformer { values, .. } => values.first().and_then(innermost_field),
+        _ => None,
+    }
+}
+
+impl OutputFormat {
+    /// Compiles a format (without Falco's leading `*`, which is implied).
+    pub fn compile(format: &str, slots: &mut Slots) -> Result<OutputFormat, String> {
+        let lfmt = format.strip_prefix('*').unwrap_or(format);
+        let b = lfmt.as_bytes();
+        let len = b.len();
+        let mut tokens = Vec::new();
+        let mut last = 0usize;
+        let mut j = 0usize;
+        while j < len {
+            if b[j] == b'%' {
+                if last != j {
+                    tokens.push(Token::Raw(lfmt[last..j].to_string()));
+                }
+                if j == len - 1 {
+                    return Err("invalid formatting syntax: formatting cannot end with a %".into());
+                }
+                let mut width = 0usize;
+                if b[j + 1].is_ascii_digit() {
+                    let digits = b[j + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+                    width = lfmt[j + 1..j + 1 + digits]
+                        .parse::<i32>()
+                        .unwrap_or(i32::MAX)
+                        .max(0) as usize;
+                    j += digits;
+                    if j == len - 1 {
+                        return Err(
+                            "invalid formatting syntax: formatting cannot end with a number".into(),
+                        );
+                    }
+                }
+                let rest = &lfmt[j + 1..];
+                let mut fsize = rest.len();
+                let (ex, used, json) = loop {
+                    let attempt = rest.get(..fsize).ok_or_else(String::new);
+                    let result = attempt.and_then(|s| {
+                        let (expr, used) =
+                            parser::parse_field_or_transformer(s).map_err(|e| e.message)?;
+                        let ex = filter::compile_extractor(&expr, slots)?;
+                        let json = match innermost_field(&expr) {
+                            Some(inner) => {
+                                let key = field_key(inner).unwrap_or_default();
+                                Some((key, filter::compile_extractor(inner, slots)?))
+                            }
+                            None => None,
+                        };
+                        Ok((ex, used, json))
+                    });
+                    match result {
+                        Ok(r) => break r,
+                        Err(e) => {
+                            fsize -= 1;
+                            while fsize > 0 && !rest.is_char_boundary(fsize) {
+                                fsize -= 1;
+                            }
+                            if fsize == 0 {
+                                return Err(format!("unknown filter: {e}"));
+                            }
+                        }
+                    }
+                };
+                j += used;
+                tokens.push(Token::Field { ex, width, json });
+                last = j + 1;
+            }
+            j += 1;
+        }
+        if last < len {
+            tokens.push(Token::Raw(lfmt[last..].to_string()));
+        }
+        Ok(OutputFormat { tokens })
+    }
+
+    /// Renders the text (Falco's `OF_NORMAL`), with `<NA>` for missing values.
+    pub fn render_text(&self, ctx: &mut EvalCtx<'_, '_>) -> String {
+        let mut out = String::new();
+        for t in &self.tokens {
+            match t {
+                Token::Raw(s) => out.push_str(s),
+                Token::Field { ex, width, .. } => {
+                    ctx.ensure(ex);
+                    let s = match ctx.get(ex) {
+                        Some(v) => value_text(ex, v),
+                        None => "<NA>".to_string(),
+                    };
+                    if *width > 0 {
+                        let mut bytes = s.into_bytes();
+                        bytes.resize(*width, b' ');
+                        out.push_str(&String::from_utf8_lossy(&bytes));
+                    } else {
+                        out.push_str(&s);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Adds the `output_fields` of this format (Falco's `OF_JSON` tokens).
+    pub fn render_fields(&self, ctx: &mut EvalCtx<'_, '_>, fields: &mut BTreeMap<String, OutputValue>) {
+        for t in &self.tokens {
+            if let Token::Field {
+                json: Some((key, ex)),
+                ..
+            } = t
+            {
+                ctx.ensure(ex);
+                let ts = ctx.view.time_ns();
+                let v = match ctx.get(ex) {
+                    Some(v) => json_value(ex, v, ts),
+                    None => OutputValue::Null,
+                };
+                fields.insert(key.clone(), v);
+            }
+        }
+    }
+}
+
+fn lossy(b: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+/// libsinsp `rawval_to_string` for a value of this extractor.
+fn value_text(ex: &Extractor, v: &FieldValue<'_>) -> String {
+    match v {
+        FieldValue::Str(s) => lossy(s).into_owned(),
+        FieldValue::StrList(items) => {
+            let mut s = String::from("(");
+            for (i, it) in items.iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                s.push_str(&lossy(it));
+            }
+            s.push(')');
+            // libsinsp copies list renderings into a 1024-byte buffer.
+            if s.len() > 1023 {
+                let mut cut = 1023;
+                while !s.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                s.truncate(cut);
+            }
+            s
+        }
+        FieldValue::Num(n) => match print_format(ex) {
+            PrintFormat::Dec => n.to_string(),
+            PrintFormat::Padded9 => format!("{n:09}"),
+            // A number from a string field (`len(...)`): libsinsp has no rendering for it.
+            PrintFormat::Na => "<NA>".to_string(),
+        },
+        FieldValue::Bool(b) => if *b { "true" } else { "false" }.to_string(),
+    }
+}
+
+fn print_format(ex: &Extractor) -> PrintFormat {
+    match ex.field.source {
+        Source::Generic(_, p) => p,
+        Source::Table(_) => PrintFormat::Na,
+    }
+}
+
+/// A value in `output_fields`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputValue {
+    /// No value.
+    Null,
+    /// A string.
+    Str(String),
+    /// A number.
+    Num(u64),
+    /// A boolean.
+    Bool(bool),
+    /// A list of strings.
+    List(Vec<String>),
+}
+
+fn json_value(ex: &Extractor, v: &FieldValue<'_>, ts: u64) -> OutputValue {
+    if let Source::Generic(g, _) = ex.field.source {
+        use fields::Generic as G;
+        if matches!(g, G::Time | G::TimeS | G::TimeIso8601 | G::Datetime | G::DatetimeS) {
+            // libsinsp's `extract_as_js` answers the raw timestamp for the time strings.
+            return OutputValue::Num(ts);
+        }
+    }
+    match v {
+        FieldValue::Str(s) => OutputValue::Str(lossy(s).into_owned()),
+        FieldValue::StrList(items) => {
+            OutputValue::List(items.iter().map(|i| lossy(i).into_owned()).collect())
+        }
+        FieldValue::Num(n) => OutputValue::Num(*n),
+        FieldValue::Bool(b) => OutputValue::Bool(*b),
+    }
+}
+
+/// Writes a JSON string the way nlohmann's `dump` does (no `\/`, lowercase `\u00xx`).
+pub fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\x08' => out.push_str("\\b"),
+            '\x0c' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+impl OutputValue {
+    fn write_json(&self, out: &mut String) {
+        match self {
+            OutputValue::Null => out.push_str("null"),
+            OutputValue::Str(s) => push_json_str(out, s),
+            OutputValue::Num(n) => {
+                let _ = write!(out, "{n}");
+            }
+            OutputValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            OutputValue::List(items) => {
+                out.push('[');
+                for (i, it) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    push_json_str(out, it);
+                }
+                out.push(']');
+            }
+        }
+    }
+}
+
+/// One alert, as Falco would emit it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    /// The event time in ns.
+    pub time_ns: u64,
+    /// The rule name.
+    pub rule: String,
+    /// The rule priority.
+    pub priority: Priority,
+    /// The event source (`k8s_audit`).
+    pub source: String,
+    /// The rule tags, sorted.
+    pub tags: Vec<String>,
+    /// `"<time>: <Priority> <message>"`, unescaped.
+    pub output: String,
+    /// The output's fields and `evt.time`, sorted by name.
+    pub output_fields: BTreeMap<String, OutputValue>,
+    /// The host name.
+    pub hostname: String,
+}
+
+impl Alert {
+    pub(crate) fn build(
+        rule: &super::compile::CompiledRule,
+        ctx: &mut EvalCtx<'_, '_>,
+        hostname: &str,
+    ) -> Alert {
+        let time_ns = ctx.view.time_ns();
+        let message = rule.output.render_text(ctx);
+        let prefix = format!(
+            "{}: {}",
+            fields::ts_to_string(time_ns, false, true),
+            rule.priority
+        );
+        let mut output_fields = BTreeMap::new();
+        rule.output.render_fields(ctx, &mut output_fields);
+        output_fields.insert("evt.time".into(), OutputValue::Num(time_ns));
+        Alert {
+            time_ns,
+            rule: rule.name.clone(),
+            priority: rule.priority,
+            source: rule.source.clone(),
+            tags: rule.tags.iter().cloned().collect(),
+            output: format!("{prefix} {message}"),
+            output_fields,
+            hostname: hostname.to_string(),
+        }
+    }
+
+    /// The `time` member: RFC 3339 with nine fractional digits, UTC.
+    pub fn time(&self) -> String {
+        fields::rfc3339(self.time_ns)
+    }
+
+    /// Falco's `json_output` line (no trailing newline).
+    pub fn to_json(&self) -> String {
+        let mut o = String::with_capacity(256 + self.output.len() * 2);
+        o.push_str("{\"hostname\":");
+        push_json_str(&mut o, &self.hostname);
+        o.push_str(",\"output\":");
+        push_json_str(&mut o, &self.output);
+        o.push_str(",\"output_fields\":{");
+        for (i, (k, v)) in self.output_fields.iter().enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            push_json_str(&mut o, k);
+            o.push(':');
+            v.write_json(&mut o);
+        }
+        o.push_str("},\"priority\":");
+        push_json_str(&mut o, self.priority.as_str());
+        o.push_str(",\"rule\":");
+        push_json_str(&mut o, &self.rule);
+        o.push_str(",\"source\":");
+        push_json_str(&mut o, &self.source);
+        o.push_str(",\"tags\":[");
+        for (i, t) in self.tags.iter().enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            push_json_str(&mut o, t);
+        }
+        o.push_str("],\"time\":");
+        push_json_str(&mut o, &self.time());
+        o.push('}');
+        o
+    }
+
+    /// Falco's text line: the output with JSON string escaping, without quotes.
+    pub fn to_text(&self) -> String {
+        let mut s = String::with_capacity(self.output.len() + 8);
+        push_json_str(&mut s, &self.output);
+        s[1..s.len() - 1].to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_args_like_libsinsp() {
+        assert_eq!(escape_str("/stage"), "/stage");
+        assert_eq!(escape_str("a b"), "\"a b\"");
+        assert_eq!(escape_str("a\"b"), "\"a\\\"b\"");
+    }
+
+    #[test]
+    fn json_strings_like_nlohmann() {
+        let mut s = String::new();
+        push_json_str(&mut s, "a\"b\\c\n\x01/é");
+        assert_eq!(s, "\"a\\\"b\\\\c\\n\\u0001/é\"");
+    }
+
+    #[test]
+    fn format_errors() {
+        let mut slots = Slots::default();
+        assert_eq!(
+            OutputFormat::compile("x %", &mut slots).unwrap_err(),
+            "invalid formatting syntax: formatting cannot end with a %"
+        );
+        assert!(
+            OutputFormat::compile("x %foo.bar y", &mut slots)
+                .unwrap_err()
+                .starts_with("unknown filter: ")
+        );
+        assert!(OutputFormat::compile("%ka.user.namex", &mut slots).is_ok());
+    }
+}
