@@ -33,11 +33,11 @@ pub(super) fn payload(
 fn object(decoder: &mut Decoder, value: Json<'_>, meta: &SourceMeta, location: &Location) {
     let kind = value.get("kind").and_then(Json::str);
     if let Some(kind) = &kind
-        && matches!(kind.as_ref(), b"Event" | b"EventList")
+        && matches!(&kind[..], b"Event" | b"EventList")
         && let Some(version) = value.get("apiVersion")
         && !version
             .str()
-            .is_some_and(|v| API_VERSIONS.contains(&v.as_ref()))
+            .is_some_and(|v| API_VERSIONS.contains(&&v[..]))
     {
         let detail = format!(" (apiVersion {})", String::from_utf8_lossy(version.raw()));
         return not_recognized(decoder, value, location, &detail);

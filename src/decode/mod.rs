@@ -253,6 +253,18 @@ impl DecodeStats {
         self.errors[kind as usize]
     }
 
+    /// Adds another set of counters to these.
+    pub fn add(&mut self, other: &DecodeStats) {
+        self.events += other.events;
+        self.event_bytes += other.event_bytes;
+        self.input_bytes += other.input_bytes;
+        self.control_messages += other.control_messages;
+        self.non_audit_log_events += other.non_audit_log_events;
+        for (mine, theirs) in self.errors.iter_mut().zip(other.errors) {
+            *mine += theirs;
+        }
+    }
+
     /// All errors.
     pub fn total_errors(&self) -> u64 {
         self.errors.iter().sum()
