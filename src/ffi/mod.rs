@@ -1,1 +1,429 @@
-//! FFI.
+//! The Falco plugin: a thin layer that hands the library's work to Falco.
+//!
+//! Identity: name `k8saudit-eks`, id 9, a `0.x` version at or above 0.12.0, event source
+//! `k8s_audit`. Falco matches `required_plugin_versions` by the name a plugin reports, so
+//! these are what let the unmodified upstream `k8s_audit_rules.yaml` load with this plugin
+//! in place of Falco's own EKS plugin (which it replaces: the two export the same fields
+//! and cannot be loaded together).
+//!
+//! Rules for this layer:
+//! * every entry point runs inside [`guard`]: a panic becomes an error return, never an
+//!   unwind into Falco's C++ frames;
+//! * nothing starts in `new` (Falco also initialises plugins just to validate rules);
+//!   files are opened in `open`;
+//! * a batch is never returned empty (Falco treats that as fatal): no events means
+//!   `Timeout` or `Eof`;
+//! * only this module imports `falco_plugin`.
+
+use std::ffi::{CStr, CString};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use falco_plugin::anyhow::{Error, anyhow};
+use falco_plugin::base::{Json, Metric, MetricLabel, MetricType, MetricValue, Plugin};
+use falco_plugin::event::PluginEvent;
+use falco_plugin::event::events::Event;
+use falco_plugin::extract::{ExtractFieldInfo, ExtractPlugin, ExtractRequest};
+use falco_plugin::source::{
+    EventBatch, EventInput, OpenParam, SourcePlugin, SourcePluginInstance, serialize_open_params,
+};
+use falco_plugin::tables::TablesInput;
+use falco_plugin::{FailureReason, extract_plugin, plugin, source_plugin};
+
+use crate::decode::{DecodeErrorKind, DecodeStats, InputDecoder, read_path};
+use crate::event::{EventView, TopIndex};
+use crate::fields::{Arg, FieldId, Value, extract};
+use crate::sources::{SourceSpec, parse_open_params};
+
+pub mod config;
+mod fields;
+
+use config::PluginConfig;
+
+/// Payload bytes after which a batch is handed over even if `max_batch_events` is not
+/// reached, so one batch stays a bounded amount of memory.
+const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// Decode errors after which `next_batch` yields (with `Timeout`) even without events,
+/// so a file of garbage cannot hold Falco's event loop for long.
+const MAX_ERRORS_PER_BATCH: usize = 10_000;
+
+/// Runs a plugin entry point, turning a panic into an error.
+fn guard<T>(entry_point: &str, body: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| {
+        let text = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic payload".to_string());
+        tracing::error!(entry_point, "Recovered from a panic: {text}");
+        Err(anyhow!(
+            "internal error in {entry_point} (recovered panic: {text})"
+        ))
+    })
+}
+
+/// Reports panics through the plugin's log (Falco's log) instead of raw stderr. The hook
+/// belongs to this shared library's own copy of std, so Falco and other plugins are not
+/// affected.
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()));
+            tracing::error!(
+                location = location.as_deref().unwrap_or("unknown"),
+                "Panic in the eksaudit plugin: {info}"
+            );
+        }));
+    });
+}
+
+/// A C string of `bytes`, cut at the first NUL as C would read it.
+fn c_string(bytes: &[u8]) -> CString {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    CString::new(&bytes[..end]).unwrap_or_default()
+}
+
+/// The last event whose payload was parsed for extraction. Falco asks for one field per
+/// call, so the parse (validation and top-level index) is reused across calls.
+#[derive(Debug, Default)]
+struct ExtractCache {
+    event_number: usize,
+    payload: Vec<u8>,
+    index: TopIndex,
+    time_ns: u64,
+}
+
+/// Debug-build hook to prove the panic guard works through the C ABI: the open params
+/// `eksaudit-test-panic://<entry point>[@<open params>]` make that entry point panic
+/// (after opening `<open params>`, if given). Inert in release builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PanicPoint {
+    Open,
+    NextBatch,
+    Extract,
+}
+
+fn panic_point(params: &str) -> Option<(PanicPoint, Option<&str>)> {
+    if !cfg!(debug_assertions) {
+        return None;
+    }
+    let rest = params.strip_prefix("eksaudit-test-panic://")?;
+    let (point, inner) = match rest.split_once('@') {
+        Some((point, inner)) => (point, Some(inner)),
+        None => (rest, None),
+    };
+    let point = match point {
+        "open" => PanicPoint::Open,
+        "next_batch" => PanicPoint::NextBatch,
+        "extract" => PanicPoint::Extract,
+        _ => return None,
+    };
+    Some((point, inner))
+}
+
+/// The plugin.
+#[derive(Debug)]
+pub struct K8sAuditEks {
+    config: PluginConfig,
+    /// Counters of closed instances plus the open one, as of its last batch.
+    closed_stats: DecodeStats,
+    open_stats: DecodeStats,
+    cache: ExtractCache,
+    open_params_buf: CString,
+    panic_at: Option<PanicPoint>,
+}
+
+impl Plugin for K8sAuditEks {
+    const NAME: &'static CStr = c"k8saudit-eks";
+    const PLUGIN_VERSION: &'static CStr = c"0.13.0";
+    const DESCRIPTION: &'static CStr =
+        c"Amazon EKS audit logs for Falco (eksaudit): k8s_audit events with Falco k8saudit's ka.* fields and EKS identity fields";
+    const CONTACT: &'static CStr = c"https://github.com/eksaudit/eksaudit";
+    type ConfigType = Json<PluginConfig>;
+
+    fn new(_input: Option<&TablesInput>, Json(config): Self::ConfigType) -> Result<Self, Error> {
+        install_panic_hook();
+        guard("init", || {
+            config.validate().map_err(Error::msg)?;
+            Ok(Self {
+                config,
+                closed_stats: DecodeStats::default(),
+                open_stats: DecodeStats::default(),
+                cache: ExtractCache::default(),
+                open_params_buf: CString::default(),
+                panic_at: None,
+            })
+        })
+    }
+
+    fn get_metrics(&mut self) -> impl IntoIterator<Item = Metric> {
+        let total = add_stats(&self.closed_stats, &self.open_stats);
+        let metric = |name: &'static CStr, value: u64| {
+            Metric::new(
+                MetricLabel::new(name, MetricType::Monotonic),
+                MetricValue::U64(value),
+            )
+        };
+        let mut metrics = vec![
+            metric(c"events", total.events),
+            metric(c"event_bytes", total.event_bytes),
+            metric(c"input_bytes", total.input_bytes),
+            metric(c"control_messages", total.control_messages),
+            metric(c"non_audit_log_events", total.non_audit_log_events),
+            metric(c"errors", total.total_errors()),
+        ];
+        metrics.extend(
+            DecodeErrorKind::ALL
+                .into_iter()
+                .map(|kind| metric(error_metric_name(kind), total.errors(kind))),
+        );
+        metrics
+    }
+}
+
+fn error_metric_name(kind: DecodeErrorKind) -> &'static CStr {
+    match kind {
+        DecodeErrorKind::Io => c"errors_io",
+        DecodeErrorKind::Gzip => c"errors_gzip",
+        DecodeErrorKind::InvalidJson => c"errors_invalid_json",
+        DecodeErrorKind::DocumentTooLarge => c"errors_document_too_large",
+        DecodeErrorKind::NotAuditEvent => c"errors_not_audit_event",
+        DecodeErrorKind::BadEnvelope => c"errors_bad_envelope",
+        DecodeErrorKind::Truncated => c"errors_truncated",
+        DecodeErrorKind::MissingTimestamp => c"errors_missing_timestamp",
+        DecodeErrorKind::BadTimestamp => c"errors_bad_timestamp",
+        DecodeErrorKind::EventTooLarge => c"errors_event_too_large",
+    }
+}
+
+fn add_stats(a: &DecodeStats, b: &DecodeStats) -> DecodeStats {
+    let mut sum = a.clone();
+    sum.add(b);
+    sum
+}
+
+/// An open capture: a source being replayed.
+#[derive(Debug)]
+pub struct Instance {
+    decoder: InputDecoder<'static>,
+    panic_at: Option<PanicPoint>,
+}
+
+impl SourcePluginInstance for Instance {
+    type Plugin = K8sAuditEks;
+
+    fn next_batch(
+        &mut self,
+        plugin: &mut K8sAuditEks,
+        batch: &mut EventBatch,
+    ) -> Result<(), Error> {
+        guard("next_batch", || {
+            if self.panic_at == Some(PanicPoint::NextBatch) {
+                panic!("injected panic in next_batch");
+            }
+            let (added, more) = self.fill(batch, plugin.config.max_batch_events as usize)?;
+            plugin.open_stats = self.decoder.stats();
+            match (added, more) {
+                (0, true) => Err(anyhow!("no event yet").context(FailureReason::Timeout)),
+                (0, false) => Err(anyhow!("end of input").context(FailureReason::Eof)),
+                _ => Ok(()),
+            }
+        })
+    }
+}
+
+impl Instance {
+    /// Adds up to `max_events` events; returns how many, and whether input remains.
+    fn fill(&mut self, batch: &mut EventBatch, max_events: usize) -> Result<(usize, bool), Error> {
+        let (mut added, mut bytes, mut errors) = (0, 0, 0);
+        while added < max_events && bytes < MAX_BATCH_BYTES && errors < MAX_ERRORS_PER_BATCH {
+            match self.decoder.next() {
+                Some(Ok(decoded)) => {
+                    let payload = decoded.event.payload();
+                    let mut event = Self::plugin_event(payload);
+                    event.metadata.ts = decoded.event.time_ns();
+                    batch.add(event)?;
+                    added += 1;
+                    bytes += payload.len();
+                }
+                // Already counted and logged by the decoder.
+                Some(Err(_)) => errors += 1,
+                None => return Ok((added, false)),
+            }
+        }
+        Ok((added, true))
+    }
+}
+
+type PluginEventOf<'a> = Event<PluginEvent<&'a [u8]>>;
+
+impl SourcePlugin for K8sAuditEks {
+    type Instance = Instance;
+    const EVENT_SOURCE: &'static CStr = c"k8s_audit";
+    const PLUGIN_ID: u32 = 9;
+    type Event<'a> = PluginEventOf<'a>;
+
+    fn list_open_params(&mut self) -> Result<&CStr, Error> {
+        let params = [OpenParam::Item {
+            value: "file:///var/log/eks-audit/",
+            desc: "Replay EKS audit logs from a file or directory (JSON lines, EventList, CloudWatch envelopes, gzip)",
+        }];
+        serialize_open_params(&params, &mut self.open_params_buf)
+    }
+
+    fn open(&mut self, params: Option<&str>) -> Result<Instance, Error> {
+        guard("open", || {
+            let mut params = params.unwrap_or("");
+            let mut panic_at = None;
+            if let Some((point, inner)) = panic_point(params) {
+                if point == PanicPoint::Open {
+                    panic!("injected panic in open");
+                }
+                panic_at = Some(point);
+                params = inner.unwrap_or("");
+            }
+            self.panic_at = panic_at;
+            let decoder = if panic_at.is_some() && params.is_empty() {
+                InputDecoder::new(Vec::new(), self.config.decode_options())
+            } else {
+                open_source(params, &self.config)?
+            };
+            self.closed_stats = add_stats(&self.closed_stats, &self.open_stats);
+            self.open_stats = DecodeStats::default();
+            Ok(Instance { decoder, panic_at })
+        })
+    }
+
+    fn close(&mut self, instance: &mut Instance) {
+        self.open_stats = instance.decoder.stats();
+    }
+
+    fn event_to_string(&mut self, event: &EventInput<PluginEventOf<'_>>) -> Result<CString, Error> {
+        guard("event_to_string", || {
+            Ok(c_string(event.event()?.params.event_data))
+        })
+    }
+}
+
+fn open_source(params: &str, config: &PluginConfig) -> Result<InputDecoder<'static>, Error> {
+    match parse_open_params(params)? {
+        SourceSpec::File(path) => {
+            let decoder = read_path(&path, &config.decode_options())
+                .map_err(|e| anyhow!("cannot open {}: {e}", path.display()))?;
+            tracing::info!(path = %path.display(), "Replaying audit logs.");
+            Ok(decoder)
+        }
+    }
+}
+
+impl K8sAuditEks {
+    /// The event of `req`, parsed once per event number.
+    fn view(&mut self, req: &ExtractRequest<Self>) -> Result<EventView<'_>, Error> {
+        let event = req.event.event()?;
+        let number = req.event.event_number();
+        let data = event.params.event_data;
+        let cache = &mut self.cache;
+        let hit = number != 0 && cache.event_number == number && cache.payload.len() == data.len();
+        if !hit {
+            let compact = crate::json::compact(data)
+                .map_err(|e| anyhow!("event payload is not valid JSON: {e}"))?;
+            cache.payload.clear();
+            cache.payload.extend_from_slice(&compact);
+            cache.index = TopIndex::build(&cache.payload);
+            cache.event_number = number;
+            cache.time_ns = event.metadata.ts;
+        }
+        Ok(EventView::with_index(
+            &cache.payload,
+            cache.index,
+            cache.time_ns,
+        ))
+    }
+
+    fn extract_value(
+        &mut self,
+        req: ExtractRequest<Self>,
+        field: FieldId,
+        arg: Arg<'_>,
+    ) -> Result<Option<Vec<CString>>, Error> {
+        guard("extract_fields", || {
+            if self.panic_at == Some(PanicPoint::Extract) {
+                panic!("injected panic in extract");
+            }
+            let view = self.view(&req)?;
+            let value = extract(&view, field, arg)?;
+            Ok(value.map(|v| match v {
+                Value::One(s) => vec![c_string(&s)],
+                Value::List(items) => items.iter().map(|s| c_string(s)).collect(),
+            }))
+        })
+    }
+
+    fn extract_one(
+        &mut self,
+        req: ExtractRequest<Self>,
+        field: FieldId,
+        arg: Arg<'_>,
+    ) -> Result<Option<CString>, Error> {
+        Ok(self
+            .extract_value(req, field, arg)?
+            .and_then(|mut v| v.pop()))
+    }
+
+    fn extract_list(
+        &mut self,
+        req: ExtractRequest<Self>,
+        field: FieldId,
+        arg: Arg<'_>,
+    ) -> Result<Vec<CString>, Error> {
+        Ok(self.extract_value(req, field, arg)?.unwrap_or_default())
+    }
+}
+
+impl ExtractPlugin for K8sAuditEks {
+    type Event<'a> = PluginEventOf<'a>;
+    type ExtractContext = ();
+    const EXTRACT_FIELDS: &'static [ExtractFieldInfo<Self>] = fields::EXTRACT_FIELDS;
+}
+
+plugin!(K8sAuditEks);
+source_plugin!(K8sAuditEks);
+extract_plugin!(K8sAuditEks);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_turns_panics_into_errors() {
+        let err = guard::<()>("test", || panic!("boom")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "internal error in test (recovered panic: boom)"
+        );
+        assert_eq!(guard("test", || Ok(5)).unwrap(), 5);
+    }
+
+    #[test]
+    fn c_strings_stop_at_nul() {
+        assert_eq!(c_string(b"ab\0cd").as_bytes(), b"ab");
+        assert_eq!(c_string(b"abc").as_bytes(), b"abc");
+    }
+
+    #[test]
+    fn every_error_kind_has_its_metric() {
+        let names: std::collections::HashSet<_> = DecodeErrorKind::ALL
+            .iter()
+            .map(|k| error_metric_name(*k))
+            .collect();
+        assert_eq!(names.len(), DecodeErrorKind::ALL.len());
+        for kind in DecodeErrorKind::ALL {
+            assert_eq!(
+                error_metric_name(kind).to_str().unwrap(),
+                format!("errors_{}", kind.label())
+            );
+        }
+    }
+}

@@ -127,6 +127,6 @@ mod tests {
         let Some(Value::One(obj)) = extract(&view, JsonField::Obj, Arg::None) else {
             panic!()
         };
-        assert_eq!(obj.as_ref(), b"{\n  \"a\": [\n    1\n  ]\n}");
+        assert_eq!(&obj[..], b"{\n  \"a\": [\n    1\n  ]\n}");
     }
 }

@@ -247,7 +247,7 @@ fn target_pod_name<'a>(ev: &EventView<'a>) -> Option<Value<'a>> {
             .and_then(Json::str)
             .unwrap_or(Cow::Borrowed(b""))
     };
-    if string_of("resource").as_ref() != b"pods" || !string_of("subresource").is_empty() {
+    if *string_of("resource") != *b"pods" || !string_of("subresource").is_empty() {
         return None;
     }
     lookup(ev, &["responseObject", "metadata", "name"]).map(|v| Value::One(v.text()))
@@ -270,7 +270,7 @@ fn subject_names<'a>(ev: &EventView<'a>, kind: SubjectKind) -> Extracted<'a> {
         let (Some(k), Some(name)) = (subject.get("kind"), subject.get("name")) else {
             continue;
         };
-        if k.text().as_ref() != wanted {
+        if *k.text() != *wanted {
             continue;
         }
         if kind == SubjectKind::NamespacedServiceAccount {
@@ -479,7 +479,7 @@ fn volume_hostpath_match<'a>(ev: &EventView<'a>, arg: Arg<'_>) -> Option<Value<'
     let prefix = key.strip_suffix(b"*");
     let hit = paths
         .iter()
-        .any(|p| prefix.is_some_and(|pre| p.starts_with(pre)) || p.as_ref() == key);
+        .any(|p| prefix.is_some_and(|pre| p.starts_with(pre)) || **p == *key);
     Some(Value::One(Cow::Borrowed(if hit {
         b"true"
     } else {
@@ -493,7 +493,7 @@ fn volume_types<'a>(ev: &EventView<'a>, index: Option<u64>) -> Option<Value<'a>>
     for volume in volumes.into_iter().flatten() {
         for (raw_key, _) in volume.members() {
             let key = crate::json::unescape(raw_key);
-            if key.as_ref() != b"name" {
+            if *key != *b"name" {
                 types.push(key);
             }
         }

@@ -28,6 +28,7 @@ mod table;
 pub mod uri;
 
 pub use table::FIELDS;
+pub(crate) use table::TABLE;
 
 /// The argument a field accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -654,5 +654,8 @@ const fn concat_tables<const N: usize>(parts: [&[FieldInfo]; 5]) -> [FieldInfo; 
 
 const COUNT: usize = KA.len() + INIT.len() + EPHEMERAL.len() + EKS.len() + JSON.len();
 
+/// The table as a constant, for building other constant tables from it (the plugin's).
+pub(crate) const TABLE: [FieldInfo; COUNT] = concat_tables([&KA, &INIT, &EPHEMERAL, &EKS, &JSON]);
+
 /// Every field, in the order `eksaudit fields` and the plugin list them.
-pub static FIELDS: [FieldInfo; COUNT] = concat_tables([&KA, &INIT, &EPHEMERAL, &EKS, &JSON]);
+pub static FIELDS: [FieldInfo; COUNT] = TABLE;

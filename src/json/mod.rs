@@ -25,7 +25,7 @@
 //! let text = br#"{ "verb": "get", "objectRef": {"resource": "pods"} }"#;
 //! let bytes = compact(text).unwrap();
 //! let doc = Json::new(&bytes);
-//! assert_eq!(doc.get("objectRef").and_then(|o| o.get("resource")).unwrap().text().as_ref(), b"pods");
+//! assert_eq!(&doc.get("objectRef").and_then(|o| o.get("resource")).unwrap().text()[..], b"pods");
 //! ```
 
 mod navigate;

@@ -193,7 +193,7 @@ fn key_matches(raw_key: &[u8], key: &[u8]) -> bool {
     if memchr::memchr(b'\\', raw_key).is_none() {
         raw_key == key
     } else {
-        unescape(raw_key).as_ref() == key
+        *unescape(raw_key) == *key
     }
 }
 
@@ -256,10 +256,10 @@ mod tests {
         let keys: Vec<_> = d.members().map(|(k, _)| k.to_vec()).collect();
         assert_eq!(keys, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
         assert_eq!(d.get("c").unwrap().raw(), b"12.50");
-        assert_eq!(d.get("b").unwrap().text().as_ref(), b"q\"");
+        assert_eq!(&d.get("b").unwrap().text()[..], b"q\"");
         let x = d.get("a").unwrap().get("x").unwrap();
         assert_eq!(x.elements().count(), 3);
-        assert_eq!(x.at(1).unwrap().text().as_ref(), b"]");
+        assert_eq!(&x.at(1).unwrap().text()[..], b"]");
         assert_eq!(x.at(2).unwrap().raw(), br#"{"y":"}"}"#);
         assert!(x.at(3).is_none());
         assert_eq!(doc("[]").elements().count(), 0);
@@ -294,9 +294,9 @@ mod tests {
     #[test]
     fn text_renders_non_strings_as_compact_json() {
         let d = doc(r#"{"n":1e3,"b":true,"o":{"k":[null]},"s":"t"}"#);
-        assert_eq!(d.get("n").unwrap().text().as_ref(), b"1e3");
-        assert_eq!(d.get("b").unwrap().text().as_ref(), b"true");
-        assert_eq!(d.get("o").unwrap().text().as_ref(), br#"{"k":[null]}"#);
-        assert_eq!(d.get("s").unwrap().text().as_ref(), b"t");
+        assert_eq!(&d.get("n").unwrap().text()[..], b"1e3");
+        assert_eq!(&d.get("b").unwrap().text()[..], b"true");
+        assert_eq!(&d.get("o").unwrap().text()[..], br#"{"k":[null]}"#);
+        assert_eq!(&d.get("s").unwrap().text()[..], b"t");
     }
 }

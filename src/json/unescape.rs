@@ -143,9 +143,6 @@ mod tests {
         let mut out = Vec::new();
         push_escaped(&mut out, b"a\"b\\c\nd\x01e");
         assert_eq!(out, br#""a\"b\\c\nd\u0001e""#);
-        assert_eq!(
-            unescape(&out[1..out.len() - 1]).as_ref(),
-            b"a\"b\\c\nd\x01e"
-        );
+        assert_eq!(&unescape(&out[1..out.len() - 1])[..], b"a\"b\\c\nd\x01e");
     }
 }

@@ -1,0 +1,418 @@
+use std::io::Write;
+
+use serde_json::json;
+
+use super::*;
+use crate::fields::{Arg, Value, extract, find};
+
+fn event_json(audit_id: &str) -> serde_json::Value {
+    json!({
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
+        "auditID": audit_id, "stage": "ResponseComplete", "verb": "get",
+        "requestURI": "/api/v1/namespaces/default/secrets/s",
+        "user": {"username": "alice"},
+        "objectRef": {"resource": "secrets", "namespace": "default", "name": "s"},
+        "responseStatus": {"code": 200},
+        "stageTimestamp": "2024-05-01T10:00:00.123456Z"
+    })
+}
+
+fn line(audit_id: &str) -> String {
+    event_json(audit_id).to_string()
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+fn envelope(stream: &str, messages: &[String]) -> String {
+    let log_events: Vec<_> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| json!({"id": format!("3800000000000000000000000000000000000000000000000{i}"), "timestamp": 1714557600123u64, "message": m}))
+        .collect();
+    json!({
+        "messageType": "DATA_MESSAGE", "owner": "111122223333",
+        "logGroup": "/aws/eks/prod/cluster", "logStream": stream,
+        "subscriptionFilters": ["to-kinesis"], "logEvents": log_events
+    })
+    .to_string()
+}
+
+struct Run {
+    events: Vec<Decoded>,
+    errors: Vec<DecodeError>,
+    stats: DecodeStats,
+}
+
+fn decode_with(bytes: &[u8], options: &DecodeOptions) -> Run {
+    let mut decoder = decode_bytes(bytes, "input.json", options);
+    let mut run = Run {
+        events: Vec::new(),
+        errors: Vec::new(),
+        stats: DecodeStats::default(),
+    };
+    for item in decoder.by_ref() {
+        match item {
+            Ok(e) => run.events.push(e),
+            Err(e) => run.errors.push(e),
+        }
+    }
+    run.stats = decoder.stats();
+    run
+}
+
+fn decode(bytes: &[u8]) -> Run {
+    decode_with(bytes, &DecodeOptions::default())
+}
+
+fn field(ev: &Decoded, name: &str) -> Option<String> {
+    let view = ev.event.view();
+    match extract(&view, find(name).unwrap(), Arg::None).unwrap()? {
+        Value::One(v) => Some(String::from_utf8_lossy(&v).into_owned()),
+        Value::List(v) => Some(format!("{v:?}")),
+    }
+}
+
+fn kinds(run: &Run) -> Vec<DecodeErrorKind> {
+    run.errors.iter().map(|e| e.kind).collect()
+}
+
+#[test]
+fn json_lines_with_times_and_locations() {
+    let input = format!("{}\n\n{}\n", line("a"), line("b"));
+    let run = decode(input.as_bytes());
+    assert!(run.errors.is_empty());
+    assert_eq!(run.events.len(), 2);
+    assert_eq!(run.events[0].event.time_ns(), 1_714_557_600_123_456_000);
+    assert_eq!(run.events[1].location.to_string(), "input.json:3");
+    assert_eq!(field(&run.events[1], "ka.auditid").as_deref(), Some("b"));
+    // No source metadata for plain files: the payload is the compact event, unchanged.
+    assert_eq!(run.events[0].event.payload(), line("a").as_bytes());
+    assert_eq!(run.stats.events, 2);
+    assert_eq!(run.stats.input_bytes, input.len() as u64);
+}
+
+#[test]
+fn pretty_printed_event_list_is_compacted() {
+    let list = json!({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": [event_json("a"), event_json("b")]});
+    let pretty = serde_json::to_string_pretty(&list).unwrap();
+    let run = decode(pretty.as_bytes());
+    assert_eq!(run.events.len(), 2);
+    assert_eq!(run.events[1].event.payload(), line("b").as_bytes());
+    assert_eq!(run.events[1].location.to_string(), "input.json:1 items[1]");
+}
+
+#[test]
+fn a_bad_event_list_item_is_skipped_alone() {
+    let mut bad = event_json("bad");
+    bad.as_object_mut().unwrap().remove("stageTimestamp");
+    let list = json!({"kind": "EventList", "items": [event_json("a"), bad, event_json("c")]});
+    let run = decode(list.to_string().as_bytes());
+    assert_eq!(run.events.len(), 2);
+    assert_eq!(kinds(&run), vec![DecodeErrorKind::MissingTimestamp]);
+    assert_eq!(run.errors[0].audit_id.as_deref(), Some("bad"));
+    assert_eq!(run.errors[0].location.item, Some(1));
+    assert!(
+        run.errors[0]
+            .to_string()
+            .contains("can't read stageTimestamp")
+    );
+}
+
+#[test]
+fn a_bad_array_element_is_skipped_alone() {
+    let array = json!([event_json("a"), {"kind": 0}, [event_json("c")]]);
+    let run = decode(array.to_string().as_bytes());
+    assert_eq!(run.events.len(), 2);
+    assert_eq!(kinds(&run), vec![DecodeErrorKind::NotAuditEvent]);
+}
+
+#[test]
+fn not_recognized_matches_upstream_text() {
+    let run = decode(br#"{"kind": 0}"#);
+    assert!(run.events.is_empty());
+    assert_eq!(kinds(&run), vec![DecodeErrorKind::NotAuditEvent]);
+    assert!(
+        run.errors[0]
+            .to_string()
+            .contains("data not recognized as a k8s audit event")
+    );
+    for doc in [
+        r#""x""#,
+        "12",
+        r#"{"kind":"Pod"}"#,
+        r#"{"kind":"EventList","items":{}}"#,
+    ] {
+        assert_eq!(
+            kinds(&decode(doc.as_bytes())),
+            vec![DecodeErrorKind::NotAuditEvent],
+            "{doc}"
+        );
+    }
+}
+
+#[test]
+fn api_versions() {
+    let with = |v: serde_json::Value| {
+        let mut e = event_json("a");
+        e["apiVersion"] = v;
+        decode(e.to_string().as_bytes())
+    };
+    assert_eq!(with(json!("audit.k8s.io/v1beta1")).events.len(), 1);
+    assert_eq!(with(json!("audit.k8s.io/v1")).events.len(), 1);
+    assert_eq!(
+        kinds(&with(json!("audit.k8s.io/v2"))),
+        vec![DecodeErrorKind::NotAuditEvent]
+    );
+    assert_eq!(kinds(&with(json!(1))), vec![DecodeErrorKind::NotAuditEvent]);
+    let mut none = event_json("a");
+    none.as_object_mut().unwrap().remove("apiVersion");
+    assert_eq!(decode(none.to_string().as_bytes()).events.len(), 1);
+}
+
+#[test]
+fn timestamps_of_the_wrong_type_or_format() {
+    for (stamp, kind) in [
+        (json!(1714557600), DecodeErrorKind::BadTimestamp),
+        (json!("yesterday"), DecodeErrorKind::BadTimestamp),
+        (json!(null), DecodeErrorKind::BadTimestamp),
+    ] {
+        let mut e = event_json("a");
+        e["stageTimestamp"] = stamp;
+        assert_eq!(kinds(&decode(e.to_string().as_bytes())), vec![kind]);
+    }
+}
+
+#[test]
+fn gzip_envelopes_with_concatenated_members() {
+    let first = gzip(envelope("kube-apiserver-audit-0123", &[line("a"), line("b")]).as_bytes());
+    let second = gzip(envelope("kube-apiserver-audit-0123", &[line("c")]).as_bytes());
+    let run = decode(&[first, second].concat());
+    assert!(run.errors.is_empty(), "{:?}", run.errors);
+    assert_eq!(run.events.len(), 3);
+    let ev = &run.events[0];
+    assert_eq!(field(ev, "ka.cluster.name").as_deref(), Some("prod"));
+    assert_eq!(field(ev, "eks.cluster").as_deref(), Some("prod"));
+    assert_eq!(field(ev, "eks.account").as_deref(), Some("111122223333"));
+    assert_eq!(
+        field(ev, "eks.log_group").as_deref(),
+        Some("/aws/eks/prod/cluster")
+    );
+    assert_eq!(
+        field(ev, "eks.log_stream").as_deref(),
+        Some("kube-apiserver-audit-0123")
+    );
+    assert!(
+        ev.location
+            .to_string()
+            .starts_with("input.json:1 logEvents[0] (id 38")
+    );
+    // The audit event is still the root of the payload.
+    assert_eq!(field(ev, "ka.verb").as_deref(), Some("get"));
+}
+
+#[test]
+fn envelope_ids_may_be_numbers_and_control_messages_are_counted() {
+    let env = json!({"messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "/aws/eks/x/cluster",
+        "logStream": "kube-apiserver-audit-1", "logEvents": [{"id": 42, "timestamp": 1, "message": line("a")}]});
+    let control = json!({"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "",
+        "logStream": "", "subscriptionFilters": [], "logEvents": [{"id": "", "timestamp": 1, "message": "CWL CONTROL MESSAGE: Checking health of destination Kinesis stream."}]});
+    let run = decode(format!("{control}\n{env}").as_bytes());
+    assert!(run.errors.is_empty());
+    assert_eq!(run.events.len(), 1);
+    assert_eq!(
+        run.events[0].location.log_event,
+        Some((0, "42".to_string()))
+    );
+    assert_eq!(run.stats.control_messages, 1);
+}
+
+#[test]
+fn truncated_messages_are_counted_with_their_audit_id() {
+    let full = line("7f7a9f3c-1111-2222-3333-444455556666");
+    let truncated = format!("{}[Truncated...]", &full[..120]);
+    let run = decode(
+        gzip(envelope("kube-apiserver-audit-1", &[truncated, line("ok")]).as_bytes()).as_slice(),
+    );
+    assert_eq!(run.events.len(), 1);
+    assert_eq!(kinds(&run), vec![DecodeErrorKind::Truncated]);
+    assert_eq!(
+        run.errors[0].audit_id.as_deref(),
+        Some("7f7a9f3c-1111-2222-3333-444455556666")
+    );
+    assert_eq!(run.stats.errors(DecodeErrorKind::Truncated), 1);
+    // The same text as a JSON line of a file.
+    let file = format!("{}[Truncated...]\n{}\n", &full[..120], line("ok"));
+    let run = decode(file.as_bytes());
+    assert_eq!(
+        (run.events.len(), kinds(&run)),
+        (1, vec![DecodeErrorKind::Truncated])
+    );
+}
+
+#[test]
+fn non_audit_streams_are_skipped_and_counted() {
+    let env = envelope(
+        "authenticator-0123",
+        &["time=\"2024\" level=info msg=\"access granted\"".to_string()],
+    );
+    let run = decode(env.as_bytes());
+    assert!(run.events.is_empty() && run.errors.is_empty());
+    assert_eq!(run.stats.non_audit_log_events, 1);
+}
+
+#[test]
+fn envelopes_with_wrong_types() {
+    let cases = [
+        json!({"messageType": 1, "logEvents": []}),
+        json!({"messageType": "DATA_MESSAGE"}),
+        json!({"messageType": "DATA_MESSAGE", "logEvents": {"a": 1}}),
+        json!({"messageType": "SOMETHING", "logEvents": []}),
+    ];
+    for case in cases {
+        assert_eq!(
+            kinds(&decode(case.to_string().as_bytes())),
+            vec![DecodeErrorKind::BadEnvelope],
+            "{case}"
+        );
+    }
+    let no_message = json!({"messageType": "DATA_MESSAGE", "logStream": "kube-apiserver-audit-1",
+        "logEvents": [{"id": "1"}, {"id": "2", "message": 5}, {"id": "3", "message": "{not json"}]});
+    assert_eq!(
+        kinds(&decode(no_message.to_string().as_bytes())),
+        vec![
+            DecodeErrorKind::BadEnvelope,
+            DecodeErrorKind::BadEnvelope,
+            DecodeErrorKind::InvalidJson
+        ]
+    );
+}
+
+#[test]
+fn bad_gzip_keeps_what_came_before() {
+    let good = gzip(format!("{}\n", line("a")).as_bytes());
+    let mut corrupt = gzip(format!("{}\n", line("b")).as_bytes());
+    let mid = corrupt.len() / 2;
+    corrupt[mid..].iter_mut().for_each(|b| *b ^= 0x5a);
+    let run = decode(&[good, corrupt].concat());
+    assert_eq!(run.events.len(), 1);
+    // What inflated before the corruption may be reported as a cut JSON document first.
+    let (last, before) = kinds(&run)
+        .split_last()
+        .map(|(l, b)| (*l, b.to_vec()))
+        .unwrap();
+    assert_eq!(last, DecodeErrorKind::Gzip);
+    assert!(
+        before.iter().all(|k| *k == DecodeErrorKind::InvalidJson),
+        "{before:?}"
+    );
+    // Garbage after a gzip member is also a gzip error, not a crash.
+    let run = decode(&[gzip(line("a").as_bytes()), b"garbage".to_vec()].concat());
+    assert_eq!(
+        (run.events.len(), kinds(&run)),
+        (1, vec![DecodeErrorKind::Gzip])
+    );
+}
+
+#[test]
+fn truncated_json_line_costs_only_that_line() {
+    let full = line("a");
+    let input = format!(
+        "{}\n{}\n{}",
+        &full[..full.len() / 2],
+        line("b"),
+        &full[..10]
+    );
+    let run = decode(input.as_bytes());
+    assert_eq!(run.events.len(), 1);
+    assert_eq!(
+        kinds(&run),
+        vec![DecodeErrorKind::InvalidJson, DecodeErrorKind::InvalidJson]
+    );
+    assert_eq!(run.errors[0].location.line, Some(1));
+    assert_eq!(run.errors[0].audit_id.as_deref(), Some("a"));
+    assert_eq!(run.errors[1].location.line, Some(3));
+}
+
+fn big_event(bytes: usize) -> String {
+    let mut e = event_json("big");
+    e["requestObject"] = json!({"data": {"blob": "x".repeat(bytes)}});
+    e.to_string()
+}
+
+#[test]
+fn five_mib_event_is_dropped_by_default_and_accepted_when_allowed() {
+    let input = format!("{}\n{}\n", big_event(5 << 20), line("small"));
+    let run = decode(input.as_bytes());
+    assert_eq!(run.events.len(), 1);
+    assert_eq!(kinds(&run), vec![DecodeErrorKind::EventTooLarge]);
+    assert!(
+        run.errors[0].detail.contains("size=52"),
+        "{}",
+        run.errors[0].detail
+    );
+    assert_eq!(run.errors[0].audit_id.as_deref(), Some("big"));
+    let run = decode_with(
+        input.as_bytes(),
+        &DecodeOptions::with_max_event_size(8 << 20),
+    );
+    assert_eq!((run.events.len(), run.errors.len()), (2, 0));
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let deep = format!(
+        "{}{}\n{}\n",
+        "[".repeat(10_000),
+        "]".repeat(10_000),
+        line("a")
+    );
+    let run = decode(deep.as_bytes());
+    assert_eq!(run.events.len(), 1);
+    assert_eq!(kinds(&run), vec![DecodeErrorKind::InvalidJson]);
+    assert!(run.errors[0].detail.contains("deeper than 300"));
+}
+
+#[test]
+fn invalid_utf8_passes_through_to_fields() {
+    let mut bytes = line("a").into_bytes();
+    let at = bytes.windows(5).position(|w| w == b"alice").unwrap();
+    bytes.splice(at..at + 5, b"al\xff\xfeice".iter().copied());
+    let run = decode(&bytes);
+    assert!(run.errors.is_empty(), "{:?}", run.errors);
+    let view = run.events[0].event.view();
+    let Some(Value::One(name)) = extract(&view, find("ka.user.name").unwrap(), Arg::None).unwrap()
+    else {
+        panic!("no user name");
+    };
+    assert_eq!(&name[..], b"al\xff\xfeice");
+}
+
+#[test]
+fn directories_are_read_oldest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, id: &str, age_secs: u64| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, line(id)).unwrap();
+        let time = std::time::SystemTime::now() - std::time::Duration::from_secs(age_secs);
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(time)
+            .unwrap();
+    };
+    write("b.json", "newest", 10);
+    write("a.json", "oldest", 100);
+    write(".hidden", "hidden", 50);
+    std::fs::write(dir.path().join("c.json.gz"), gzip(line("gz").as_bytes())).unwrap();
+    let ids: Vec<_> = read_path(dir.path(), &DecodeOptions::default())
+        .unwrap()
+        .map(|r| field(&r.unwrap(), "ka.auditid").unwrap())
+        .collect();
+    assert_eq!(ids, ["oldest", "newest", "gz"]);
+    assert!(read_path(&dir.path().join("missing"), &DecodeOptions::default()).is_err());
+}

@@ -1,0 +1,569 @@
+//! The built `libeksaudit.so`, loaded with `dlopen` and driven through its C ABI the way
+//! Falco drives it: `falco_plugin_runner` for captures and extraction, direct calls to
+//! the exported `plugin_*` functions for the paths the runner hides (init and open
+//! errors, `get_last_error`, the raw `next_batch` contract).
+//!
+//! This test binary deliberately does not link the `eksaudit` crate, so the only plugin
+//! code in the process is the shared library under test.
+
+use std::ffi::{CStr, CString, c_char};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use falco_plugin::api::{
+    plugin_api, ss_instance_t, ss_plugin_event, ss_plugin_init_input, ss_plugin_owner_t,
+    ss_plugin_rc, ss_plugin_t,
+};
+use falco_plugin_runner::{
+    CapturingPluginRunner, ExtractedField, MetricValue, PluginRunner, ScapStatus,
+};
+use libloading::Library;
+use serde_json::Value;
+
+const SUCCESS: ss_plugin_rc = 0;
+const EOF: ss_plugin_rc = 2;
+
+fn fixtures() -> PathBuf {
+    std::env::var_os("EKSAUDIT_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/upstream")
+        })
+}
+
+/// `cargo test` leaves the cdylib next to the test binary in `target/<profile>/deps`.
+fn so_path() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let deps = exe.parent().expect("deps directory");
+    for dir in [deps, deps.parent().unwrap_or(deps)] {
+        let candidate = dir.join("libeksaudit.so");
+        if candidate.exists() {
+            return candidate;
+        }
+    }
+    panic!("libeksaudit.so not found next to {}", exe.display());
+}
+
+fn library() -> &'static Library {
+    static LIB: OnceLock<&'static Library> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let lib = unsafe { Library::new(so_path()) }.expect("dlopen libeksaudit.so");
+        Box::leak(Box::new(lib))
+    })
+}
+
+fn sym<T: Copy>(name: &str) -> T {
+    let name = CString::new(name).unwrap();
+    unsafe {
+        *library()
+            .get::<T>(name.as_bytes_with_nul())
+            .unwrap_or_else(|e| panic!("{name:?}: {e}"))
+    }
+}
+
+/// Open params handed to the plugin by the `open` shim (the runner always passes NULL).
+/// Tests that capture hold [`serial`] so they never race on it.
+static OPEN_PARAMS: Mutex<Option<CString>> = Mutex::new(None);
+
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+type OpenFn = unsafe extern "C-unwind" fn(
+    *mut ss_plugin_t,
+    *const c_char,
+    *mut ss_plugin_rc,
+) -> *mut ss_instance_t;
+
+unsafe extern "C-unwind" fn open_shim(
+    s: *mut ss_plugin_t,
+    _params: *const c_char,
+    rc: *mut ss_plugin_rc,
+) -> *mut ss_instance_t {
+    let params = OPEN_PARAMS.lock().unwrap().clone().unwrap_or_default();
+    let open: OpenFn = sym("plugin_open");
+    unsafe { open(s, params.as_ptr(), rc) }
+}
+
+/// The plugin's vtable, filled from the library's exported symbols.
+fn api() -> &'static plugin_api {
+    static API: OnceLock<&'static plugin_api> = OnceLock::new();
+    API.get_or_init(|| {
+        let mut api: plugin_api = unsafe { std::mem::zeroed() };
+        api.get_required_api_version = Some(sym("plugin_get_required_api_version"));
+        api.get_version = Some(sym("plugin_get_version"));
+        api.get_name = Some(sym("plugin_get_name"));
+        api.get_description = Some(sym("plugin_get_description"));
+        api.get_contact = Some(sym("plugin_get_contact"));
+        api.get_init_schema = Some(sym("plugin_get_init_schema"));
+        api.init = Some(sym("plugin_init"));
+        api.destroy = Some(sym("plugin_destroy"));
+        api.get_last_error = Some(sym("plugin_get_last_error"));
+        api.set_config = Some(sym("plugin_set_config"));
+        api.get_metrics = Some(sym("plugin_get_metrics"));
+        let source = &mut api.__bindgen_anon_1;
+        source.get_id = Some(sym("plugin_get_id"));
+        source.get_event_source = Some(sym("plugin_get_event_source"));
+        source.open = Some(open_shim);
+        source.close = Some(sym("plugin_close"));
+        source.list_open_params = Some(sym("plugin_list_open_params"));
+        source.get_progress = Some(sym("plugin_get_progress"));
+        source.event_to_string = Some(sym("plugin_event_to_string"));
+        source.next_batch = Some(sym("plugin_next_batch"));
+        let extract = &mut api.__bindgen_anon_2;
+        extract.get_extract_event_sources = Some(sym("plugin_get_extract_event_sources"));
+        extract.get_extract_event_types = Some(sym("plugin_get_extract_event_types"));
+        extract.get_fields = Some(sym("plugin_get_fields"));
+        extract.extract_fields = Some(sym("plugin_extract_fields"));
+        Box::leak(Box::new(api))
+    })
+}
+
+fn c_text(f: unsafe extern "C-unwind" fn() -> *const c_char) -> String {
+    unsafe { CStr::from_ptr(f()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The fields the plugin declares, from `plugin_get_fields`.
+fn declared_fields() -> Vec<Value> {
+    let get_fields = api().__bindgen_anon_2.get_fields.unwrap();
+    serde_json::from_str(&c_text(get_fields)).expect("get_fields is JSON")
+}
+
+fn capture(config: &str, params: &str) -> CapturingPluginRunner {
+    *OPEN_PARAMS.lock().unwrap() = Some(CString::new(params).unwrap());
+    let mut runner = PluginRunner::new();
+    runner
+        .register_plugin(api(), &CString::new(config).unwrap())
+        .expect("plugin init");
+    runner.start_capture().expect("open")
+}
+
+fn status(e: &anyhow::Error) -> Option<ScapStatus> {
+    e.downcast_ref::<ScapStatus>().copied()
+}
+
+/// Every extraction request to make for a field: with and without arguments.
+fn requests(field: &Value) -> Vec<String> {
+    let name = field["name"].as_str().unwrap().to_string();
+    let arg = &field["arg"];
+    if arg["isKey"] == true {
+        let keys: &[&str] = match name.as_str() {
+            "ka.uri.param" => &["command", "container", "watch"],
+            "ka.req.volume.hostpath" => &["/proc*", "/var/run/docker.sock", "/"],
+            _ => &["cluster-admin"],
+        };
+        keys.iter().map(|k| format!("{name}[{k}]")).collect()
+    } else if arg["isIndex"] == true {
+        vec![
+            name.clone(),
+            format!("{name}[0]"),
+            format!("{name}[1]"),
+            format!("{name}[7]"),
+        ]
+    } else {
+        vec![name]
+    }
+}
+
+fn trace_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![fixtures()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.components().any(|c| c.as_os_str() == "trace_files")
+                && path.extension().is_some_and(|e| e == "json")
+            {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn metric(runner: &mut CapturingPluginRunner, name: &str) -> u64 {
+    let full = format!("k8saudit-eks.{name}");
+    let metrics = runner.get_metrics();
+    let m = metrics
+        .iter()
+        .find(|m| m.name == full)
+        .unwrap_or_else(|| panic!("no metric {full}"));
+    match m.value {
+        MetricValue::U64(v) => v,
+        ref other => panic!("{full}: {other:?}"),
+    }
+}
+
+#[test]
+fn identity_lets_upstream_rules_accept_the_plugin() {
+    let api = api();
+    assert_eq!(c_text(api.get_name.unwrap()), "k8saudit-eks");
+    let version = c_text(api.get_version.unwrap());
+    let parts: Vec<u64> = version.split('.').map(|p| p.parse().unwrap()).collect();
+    assert_eq!(parts[0], 0, "upstream rules require major version 0");
+    assert!(
+        (parts[1], parts[2]) >= (12, 0),
+        "upstream 0.18.0 rules require >= 0.12.0, got {version}"
+    );
+    assert_eq!(unsafe { api.__bindgen_anon_1.get_id.unwrap()() }, 9);
+    assert_eq!(
+        c_text(api.__bindgen_anon_1.get_event_source.unwrap()),
+        "k8s_audit"
+    );
+    let required = c_text(api.get_required_api_version.unwrap());
+    assert!(required.starts_with("3."), "{required}");
+}
+
+#[test]
+fn declares_every_ka_field_and_no_json_field() {
+    let fields = declared_fields();
+    let names: Vec<&str> = fields.iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(names.iter().filter(|n| n.starts_with("ka.")).count(), 100);
+    assert!(names.iter().filter(|n| n.starts_with("eks.")).count() >= 12);
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("json.") || n.starts_with("jevt."))
+    );
+    for f in &fields {
+        assert_eq!(f["type"], "string", "{f}");
+        assert!(!f["desc"].as_str().unwrap().is_empty(), "{f}");
+    }
+    let uri = fields.iter().find(|f| f["name"] == "ka.uri.param").unwrap();
+    assert_eq!(
+        uri["arg"],
+        serde_json::json!({"isKey": true, "isRequired": true})
+    );
+    let image = fields
+        .iter()
+        .find(|f| f["name"] == "ka.req.pod.containers.image")
+        .unwrap();
+    assert_eq!(
+        (image["isList"].clone(), image["arg"].clone()),
+        (Value::Bool(true), serde_json::json!({"isIndex": true}))
+    );
+}
+
+#[test]
+fn init_schema_is_json_and_forbids_unknown_keys() {
+    let mut schema_type = 0u32;
+    let schema = unsafe { api().get_init_schema.unwrap()(&mut schema_type) };
+    let schema: Value =
+        serde_json::from_str(&unsafe { CStr::from_ptr(schema) }.to_string_lossy()).unwrap();
+    assert_eq!(schema["additionalProperties"], false);
+    for key in [
+        "region",
+        "profile",
+        "buffer_size",
+        "shift",
+        "polling_interval",
+        "use_async",
+        "max_event_size",
+    ] {
+        assert!(
+            schema["properties"][key].is_object(),
+            "schema lacks k8saudit-eks key {key}"
+        );
+    }
+}
+
+#[test]
+fn replays_every_upstream_trace_and_extracts_every_field() {
+    let _serial = serial();
+    let fields = declared_fields();
+    let requests: Vec<String> = fields.iter().flat_map(requests).collect();
+    let traces = trace_files();
+    assert!(
+        traces.len() >= 79,
+        "expected the 47 k8s_audit and 32 PSP traces, found {}",
+        traces.len()
+    );
+    let (mut total_events, mut extractions) = (0, 0);
+    for trace in &traces {
+        let expected = std::fs::read_to_string(trace)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty() && l.contains("\"Event\""))
+            .count();
+        let mut runner = capture("{}", &format!("file://{}", trace.display()));
+        let mut events = 0;
+        loop {
+            let event = match runner.next_event() {
+                Ok(event) => event,
+                Err(e) if status(&e) == Some(ScapStatus::Eof) => break,
+                Err(e) if status(&e) == Some(ScapStatus::Timeout) => continue,
+                Err(e) => panic!("{}: {e:#}", trace.display()),
+            };
+            events += 1;
+            for request in &requests {
+                match runner.extract_field(&event, request) {
+                    Some(Ok(_)) => extractions += 1,
+                    Some(Err(rc)) => panic!(
+                        "{}: extracting {request} failed with rc {rc}",
+                        trace.display()
+                    ),
+                    None => panic!("{request} is not a field of the plugin"),
+                }
+            }
+            // evt.plugininfo is the event's JSON, whose root is the audit Event.
+            let Some(Ok(ExtractedField::String(info))) =
+                runner.extract_field(&event, "evt.plugininfo")
+            else {
+                panic!("no evt.plugininfo");
+            };
+            let json: Value = serde_json::from_slice(info.as_bytes()).unwrap();
+            assert!(json.get("auditID").is_some(), "{}", trace.display());
+        }
+        assert_eq!(events, expected, "{}", trace.display());
+        assert_eq!(metric(&mut runner, "events"), events as u64);
+        total_events += events;
+    }
+    assert!(total_events >= 83, "{total_events}");
+    assert!(extractions > 10_000, "{extractions}");
+}
+
+#[test]
+fn field_values_through_the_abi() {
+    let _serial = serial();
+    let trace =
+        fixtures().join("falco-0.31.1/test/trace_files/k8s_audit/create_nginx_pod_privileged.json");
+    let mut runner = capture("{}", &format!("file://{}", trace.display()));
+    let event = runner.next_event().unwrap();
+    let mut get = |f: &str| runner.extract_field(&event, f).unwrap().unwrap();
+    assert_eq!(get("ka.verb"), ExtractedField::String(c"create".into()));
+    assert_eq!(
+        get("ka.target.resource"),
+        ExtractedField::String(c"pods".into())
+    );
+    assert_eq!(
+        get("ka.response.code"),
+        ExtractedField::String(c"201".into())
+    );
+    assert_eq!(
+        get("ka.req.pod.containers.privileged"),
+        ExtractedField::String(c"true".into())
+    );
+    assert_eq!(
+        get("ka.req.pod.containers.image[0]"),
+        ExtractedField::String(c"nginx".into())
+    );
+    assert_eq!(get("ka.cluster.name"), ExtractedField::None);
+    assert!(matches!(get("ka.user.groups"), ExtractedField::Vec(ref v) if v.len() == 3));
+}
+
+#[test]
+fn upstream_malformed_event_yields_no_event_and_an_error() {
+    let _serial = serial();
+    let trace = fixtures().join("falco-0.31.1/test/trace_files/k8s_audit/fal_01_003.json");
+    let mut runner = capture("{}", &format!("file://{}", trace.display()));
+    let err = runner.next_event().unwrap_err();
+    assert_eq!(status(&err), Some(ScapStatus::Eof));
+    assert_eq!(metric(&mut runner, "events"), 0);
+    assert_eq!(metric(&mut runner, "errors_not_audit_event"), 1);
+    assert_eq!(metric(&mut runner, "errors"), 1);
+}
+
+fn big_event_file(dir: &Path, size: usize) -> PathBuf {
+    let event = serde_json::json!({
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "auditID": "big", "stage": "ResponseComplete",
+        "verb": "update", "objectRef": {"resource": "configmaps"}, "stageTimestamp": "2024-01-01T00:00:00Z",
+        "requestObject": {"data": {"blob": "x".repeat(size)}}
+    });
+    let path = dir.join("big.json");
+    std::fs::write(&path, format!("{event}\n")).unwrap();
+    path
+}
+
+#[test]
+fn max_event_size_from_the_init_config() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = big_event_file(dir.path(), 5 << 20);
+    let params = format!("file://{}", path.display());
+    let mut runner = capture("{}", &params);
+    assert_eq!(
+        status(&runner.next_event().unwrap_err()),
+        Some(ScapStatus::Eof)
+    );
+    assert_eq!(metric(&mut runner, "errors_event_too_large"), 1);
+    drop(runner);
+    let mut runner = capture(r#"{"max_event_size": 8388608}"#, &params);
+    let event = runner.next_event().unwrap();
+    assert_eq!(
+        runner.extract_field(&event, "ka.auditid").unwrap().unwrap(),
+        ExtractedField::String(c"big".into())
+    );
+    assert_eq!(metric(&mut runner, "events"), 1);
+}
+
+unsafe extern "C-unwind" fn owner_last_error(_owner: *mut ss_plugin_owner_t) -> *const c_char {
+    c"".as_ptr()
+}
+
+/// Direct C ABI access for what the runner does not expose.
+struct Raw {
+    plugin: *mut ss_plugin_t,
+}
+
+impl Raw {
+    fn init(config: &str) -> Result<Raw, String> {
+        let config = CString::new(config).unwrap();
+        let mut input: ss_plugin_init_input = unsafe { std::mem::zeroed() };
+        input.config = config.as_ptr();
+        // A host must identify itself; this one has no tables and no errors to report.
+        input.owner = std::ptr::NonNull::dangling().as_ptr();
+        input.get_owner_last_error = Some(owner_last_error);
+        let mut rc = SUCCESS;
+        let plugin = unsafe { api().init.unwrap()(&input, &mut rc) };
+        let raw = Raw { plugin };
+        if rc == SUCCESS {
+            Ok(raw)
+        } else {
+            Err(raw.last_error())
+        }
+    }
+
+    fn last_error(&self) -> String {
+        let text = unsafe { api().get_last_error.unwrap()(self.plugin) };
+        if text.is_null() {
+            String::new()
+        } else {
+            unsafe { CStr::from_ptr(text) }
+                .to_string_lossy()
+                .into_owned()
+        }
+    }
+
+    fn open(&self, params: &str) -> Result<*mut ss_instance_t, String> {
+        let params = CString::new(params).unwrap();
+        let open: OpenFn = sym("plugin_open");
+        let mut rc = SUCCESS;
+        let instance = unsafe { open(self.plugin, params.as_ptr(), &mut rc) };
+        if rc == SUCCESS {
+            Ok(instance)
+        } else {
+            Err(self.last_error())
+        }
+    }
+
+    /// One `next_batch` call: (rc, number of events).
+    fn next_batch(&self, instance: *mut ss_instance_t) -> (ss_plugin_rc, u32) {
+        let mut nevts = 0u32;
+        let mut evts: *mut *mut ss_plugin_event = std::ptr::null_mut();
+        let rc = unsafe {
+            api().__bindgen_anon_1.next_batch.unwrap()(self.plugin, instance, &mut nevts, &mut evts)
+        };
+        (rc, nevts)
+    }
+
+    fn close(&self, instance: *mut ss_instance_t) {
+        unsafe { api().__bindgen_anon_1.close.unwrap()(self.plugin, instance) };
+    }
+}
+
+impl Drop for Raw {
+    fn drop(&mut self) {
+        if !self.plugin.is_null() {
+            unsafe { api().destroy.unwrap()(self.plugin) };
+        }
+    }
+}
+
+#[test]
+fn bad_config_is_rejected_with_its_message() {
+    let err = Raw::init(r#"{"bogus": 1}"#)
+        .err()
+        .expect("unknown key refused");
+    assert!(err.contains("unknown field `bogus`"), "{err}");
+    let err = Raw::init(r#"{"max_event_size": 0}"#)
+        .err()
+        .expect("bad value refused");
+    assert!(err.contains("max_event_size must be between"), "{err}");
+    let err = Raw::init(r#"{"max_event_size": "big"}"#)
+        .err()
+        .expect("bad type refused");
+    assert!(err.contains("invalid type"), "{err}");
+    assert!(Raw::init("{}").is_ok());
+}
+
+#[test]
+fn open_errors_are_clear() {
+    let raw = Raw::init("{}").unwrap();
+    let err = raw.open("kinesis://audit-stream").unwrap_err();
+    assert!(err.contains("not supported yet"), "{err}");
+    let err = raw.open("my-cluster").unwrap_err();
+    assert!(err.contains("not supported yet"), "{err}");
+    let err = raw.open("file:///nonexistent/eks-audit").unwrap_err();
+    assert!(err.contains("cannot open /nonexistent/eks-audit"), "{err}");
+    let err = raw.open("").unwrap_err();
+    assert!(err.contains("open_params is empty"), "{err}");
+}
+
+#[test]
+fn batches_are_never_empty_successes() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = fixtures()
+        .join("falco-0.31.1/test/trace_files/k8s_audit/create_configmap_sensitive_values.json");
+    let garbage = dir.path().join("mixed.json");
+    let good = std::fs::read_to_string(&trace).unwrap();
+    std::fs::write(&garbage, format!("not json\n{good}\n{{\"kind\":0}}\n")).unwrap();
+    let raw = Raw::init(r#"{"max_batch_events": 4}"#).unwrap();
+    let instance = raw.open(&format!("file://{}", garbage.display())).unwrap();
+    let mut total = 0;
+    loop {
+        match raw.next_batch(instance) {
+            (SUCCESS, n) => {
+                assert!((1..=4).contains(&n), "a successful batch held {n} events");
+                total += n;
+            }
+            (EOF, _) => break,
+            (rc, _) => panic!("next_batch failed with {rc}: {}", raw.last_error()),
+        }
+    }
+    assert_eq!(total, 6);
+    raw.close(instance);
+}
+
+#[test]
+fn panics_are_caught_at_every_entry_point() {
+    let _serial = serial();
+    let raw = Raw::init("{}").unwrap();
+    let err = raw.open("eksaudit-test-panic://open").unwrap_err();
+    assert!(
+        err.contains("recovered panic: injected panic in open"),
+        "{err}"
+    );
+    let instance = raw.open("eksaudit-test-panic://next_batch").unwrap();
+    let (rc, _) = raw.next_batch(instance);
+    assert_ne!(rc, SUCCESS);
+    assert!(
+        raw.last_error().contains("injected panic in next_batch"),
+        "{}",
+        raw.last_error()
+    );
+    raw.close(instance);
+    // The plugin keeps working after a recovered panic.
+    let trace = fixtures().join("falco-0.31.1/test/trace_files/k8s_audit/create_deployment.json");
+    let instance = raw.open(&format!("file://{}", trace.display())).unwrap();
+    assert_eq!(raw.next_batch(instance).0, SUCCESS);
+    raw.close(instance);
+    drop(raw);
+
+    let params = format!("eksaudit-test-panic://extract@file://{}", trace.display());
+    let mut runner = capture("{}", &params);
+    let event = runner.next_event().unwrap();
+    assert!(matches!(
+        runner.extract_field(&event, "ka.verb"),
+        Some(Err(_))
+    ));
+    assert!(matches!(
+        runner.extract_field(&event, "ka.user.name"),
+        Some(Err(_))
+    ));
+}
