@@ -20,11 +20,13 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::ast::{Expr, Pos};
-use super::filter::{self, Node, Slots};
+use super::filter::{self, CompileOptions, Node, Slots};
 use super::output::OutputFormat;
 use super::parser;
 use super::result::{Context, ErrorCode, FileResult, WarningCode};
-use super::ruleset::{Collector, ExceptionInfo, LoadFailure, Priority, is_str_operator_with_modifier};
+use super::ruleset::{
+    Collector, ExceptionInfo, LoadFailure, Priority, is_str_operator_with_modifier,
+};
 
 /// A compiled rule, ready to evaluate.
 #[derive(Debug, Clone)]
@@ -202,13 +204,16 @@ pub(crate) fn is_valid_lhs_field(field: &str) -> bool {
         let Ok(ast) = parser::parse(&cond, 100) else {
             return false;
         };
-        return filter::compile(&ast, &mut Slots::default()).is_ok();
+        return filter::compile(&ast, &mut Slots::default(), CompileOptions::default()).is_ok();
     }
     matches!(super::fields::resolve(field), Ok(Some(_)))
 }
 
 /// Falco's `build_rule_exception_infos`.
-fn build_exceptions(exceptions: &[ExceptionInfo], condition: &mut String) -> Result<(), LoadFailure> {
+fn build_exceptions(
+    exceptions: &[ExceptionInfo],
+    condition: &mut String,
+) -> Result<(), LoadFailure> {
     *condition = format!("({condition})");
     for ex in exceptions {
         let mut icond = String::new();
@@ -250,7 +255,8 @@ fn build_exceptions(exceptions: &[ExceptionInfo], condition: &mut String) -> Res
                     let comp = &ex.comps.items[k].item;
                     let v = &values.items[k];
                     let istr = if v.is_list {
-                        let inner: Vec<String> = v.items.iter().map(|x| quote_item(&x.item)).collect();
+                        let inner: Vec<String> =
+                            v.items.iter().map(|x| quote_item(&x.item)).collect();
                         format!("({})", inner.join(", "))
                     } else if parser::list_operators().contains(&comp.as_str())
                         || is_str_operator_with_modifier(comp)
@@ -285,6 +291,7 @@ struct Compiler<'c> {
     res: &'c mut FileResult,
     slots: Slots,
     silent_sources: &'c [String],
+    options: CompileOptions,
 }
 
 impl Compiler<'_> {
@@ -325,7 +332,10 @@ impl Compiler<'_> {
             (r.errors, r.unknown, r.resolved)
         };
         if let Some((msg, pos)) = errors.first() {
-            return Err(LoadFailure::validate(msg.clone(), &ctx.condition(*pos, condition)));
+            return Err(LoadFailure::validate(
+                msg.clone(),
+                &ctx.condition(*pos, condition),
+            ));
         }
         if let Some((name, pos)) = unknown.first() {
             return Err(LoadFailure::validate(
@@ -419,7 +429,8 @@ impl Compiler<'_> {
                 Ok(f) => f,
                 Err(err) => {
                     if is_unknown_field_error(&err) && r.skip_if_unknown_filter {
-                        self.res.warn(WarningCode::UnknownFilter, err, r.output_ctx.clone());
+                        self.res
+                            .warn(WarningCode::UnknownFilter, err, r.output_ctx.clone());
                         continue;
                     }
                     return Err(LoadFailure {
@@ -435,10 +446,17 @@ impl Compiler<'_> {
                 self.res.warn(
                     WarningCode::UnsafeNaCheck,
                     "",
-                    r.cond_ctx.condition(Pos { idx: 0, line: 0, col: 0 }, &condition),
+                    r.cond_ctx.condition(
+                        Pos {
+                            idx: 0,
+                            line: 0,
+                            col: 0,
+                        },
+                        &condition,
+                    ),
                 );
             }
-            let compiled = match filter::compile(&ast, &mut self.slots) {
+            let compiled = match filter::compile(&ast, &mut self.slots, self.options) {
                 Ok(c) => c,
                 Err(e) => {
                     let ctx = r.cond_ctx.condition(e.pos, &condition);
@@ -476,7 +494,12 @@ impl Compiler<'_> {
 
     /// For rules of a source we skip silently (`syscall`): count the lists and macros they
     /// use as used, as Falco would after compiling them. Errors are ignored.
-    fn mark_usage(&mut self, cond: &str, exceptions: &[ExceptionInfo], macros: &HashMap<String, Expr>) {
+    fn mark_usage(
+        &mut self,
+        cond: &str,
+        exceptions: &[ExceptionInfo],
+        macros: &HashMap<String, Expr>,
+    ) {
         let mut condition = cond.to_string();
         if !exceptions.is_empty() && build_exceptions(exceptions, &mut condition).is_err() {
             return;
@@ -513,8 +536,14 @@ impl Compiler<'_> {
 fn unsafe_na_check(ast: &Expr) -> bool {
     let mut found = false;
     ast.walk(&mut |e| {
-        if let Expr::Binary { left, op, right, .. } = e {
-            if !matches!(op.as_str(), "==" | "=" | "!=" | "in" | "intersects" | "pmatch") {
+        if let Expr::Binary {
+            left, op, right, ..
+        } = e
+        {
+            if !matches!(
+                op.as_str(),
+                "==" | "=" | "!=" | "in" | "intersects" | "pmatch"
+            ) {
                 return;
             }
             let mut last_unsafe = false;
@@ -541,16 +570,22 @@ pub(crate) fn compile(
     col: &Collector,
     res: &mut FileResult,
     silent_sources: &[String],
+    options: CompileOptions,
 ) -> Option<CompileOutput> {
     let mut c = Compiler {
         col,
         lists: Vec::new(),
         macro_asts: HashMap::new(),
         macro_used: HashMap::new(),
-        macro_index: col.macros.iter().map(|m| (m.name.clone(), m.index)).collect(),
+        macro_index: col
+            .macros
+            .iter()
+            .map(|m| (m.name.clone(), m.index))
+            .collect(),
         res,
         slots: Slots::default(),
         silent_sources,
+        options,
     };
     c.compile_lists();
     let rules = match c.compile_macros().and_then(|()| c.compile_rules()) {
@@ -604,7 +639,10 @@ mod tests {
             "x.y in ( a, \"b c\" )"
         );
         // Only between delimiters.
-        assert_eq!(sub("x.y in (my_list2)", "my_list", &["a"]), "x.y in (my_list2)");
+        assert_eq!(
+            sub("x.y in (my_list2)", "my_list", &["a"]),
+            "x.y in (my_list2)"
+        );
         assert_eq!(sub("x.my_list = 1", "my_list", &["a"]), "x.my_list = 1");
         // Empty lists take a neighbouring comma with them.
         assert_eq!(sub("x.y in (a, e, b)", "e", &[]), "x.y in (a  b)");

@@ -50,7 +50,10 @@ impl FieldType {
 
     /// Whether values are numbers.
     pub fn is_numeric(self) -> bool {
-        matches!(self, FieldType::U64 | FieldType::AbsTime | FieldType::RelTime)
+        matches!(
+            self,
+            FieldType::U64 | FieldType::AbsTime | FieldType::RelTime
+        )
     }
 }
 
@@ -122,24 +125,132 @@ const fn g(
 
 /// The generic event fields of a plugin source, in libsinsp's order.
 pub const GENERIC_FIELDS: [GenericInfo; 18] = [
-    g(Generic::Num, "evt.num", FieldType::U64, PrintFormat::Dec, "event number."),
-    g(Generic::Time, "evt.time", FieldType::Str, PrintFormat::Na, "event timestamp as a time string that includes the nanosecond part."),
-    g(Generic::TimeS, "evt.time.s", FieldType::Str, PrintFormat::Na, "event timestamp as a time string with no nanoseconds."),
-    g(Generic::TimeIso8601, "evt.time.iso8601", FieldType::Str, PrintFormat::Na, "event timestamp in ISO 8601 format, including nanoseconds and time zone offset (in UTC)."),
-    g(Generic::Datetime, "evt.datetime", FieldType::Str, PrintFormat::Na, "event timestamp as a time string that includes the date."),
-    g(Generic::DatetimeS, "evt.datetime.s", FieldType::Str, PrintFormat::Na, "event timestamp as a datetime string with no nanoseconds."),
-    g(Generic::RawTime, "evt.rawtime", FieldType::AbsTime, PrintFormat::Dec, "absolute event timestamp, i.e. nanoseconds from epoch."),
-    g(Generic::RawTimeS, "evt.rawtime.s", FieldType::AbsTime, PrintFormat::Dec, "integer part of the event timestamp (e.g. seconds since epoch)."),
-    g(Generic::RawTimeNs, "evt.rawtime.ns", FieldType::AbsTime, PrintFormat::Padded9, "fractional part of the absolute event timestamp."),
-    g(Generic::RelTime, "evt.reltime", FieldType::RelTime, PrintFormat::Padded9, "number of nanoseconds from the beginning of the capture."),
-    g(Generic::RelTimeS, "evt.reltime.s", FieldType::RelTime, PrintFormat::Dec, "number of seconds from the beginning of the capture."),
-    g(Generic::RelTimeNs, "evt.reltime.ns", FieldType::RelTime, PrintFormat::Padded9, "fractional part (in ns) of the time from the beginning of the capture."),
-    g(Generic::PluginName, "evt.pluginname", FieldType::Str, PrintFormat::Na, "if the event comes from a plugin-defined event source, the name of the plugin that generated it."),
-    g(Generic::PluginInfo, "evt.plugininfo", FieldType::Str, PrintFormat::Na, "if the event comes from a plugin-defined event source, a summary of the event as formatted by the plugin (for k8s_audit: the event JSON)."),
-    g(Generic::Source, "evt.source", FieldType::Str, PrintFormat::Na, "the name of the source that produced the event."),
-    g(Generic::IsAsync, "evt.is_async", FieldType::Bool, PrintFormat::Na, "'true' for asynchronous events, 'false' otherwise."),
-    g(Generic::AsyncType, "evt.asynctype", FieldType::Str, PrintFormat::Na, "If the event is asynchronous, the type of the event (e.g. 'container')."),
-    g(Generic::Hostname, "evt.hostname", FieldType::Str, PrintFormat::Na, "The hostname of the underlying host."),
+    g(
+        Generic::Num,
+        "evt.num",
+        FieldType::U64,
+        PrintFormat::Dec,
+        "event number.",
+    ),
+    g(
+        Generic::Time,
+        "evt.time",
+        FieldType::Str,
+        PrintFormat::Na,
+        "event timestamp as a time string that includes the nanosecond part.",
+    ),
+    g(
+        Generic::TimeS,
+        "evt.time.s",
+        FieldType::Str,
+        PrintFormat::Na,
+        "event timestamp as a time string with no nanoseconds.",
+    ),
+    g(
+        Generic::TimeIso8601,
+        "evt.time.iso8601",
+        FieldType::Str,
+        PrintFormat::Na,
+        "event timestamp in ISO 8601 format, including nanoseconds and time zone offset (in UTC).",
+    ),
+    g(
+        Generic::Datetime,
+        "evt.datetime",
+        FieldType::Str,
+        PrintFormat::Na,
+        "event timestamp as a time string that includes the date.",
+    ),
+    g(
+        Generic::DatetimeS,
+        "evt.datetime.s",
+        FieldType::Str,
+        PrintFormat::Na,
+        "event timestamp as a datetime string with no nanoseconds.",
+    ),
+    g(
+        Generic::RawTime,
+        "evt.rawtime",
+        FieldType::AbsTime,
+        PrintFormat::Dec,
+        "absolute event timestamp, i.e. nanoseconds from epoch.",
+    ),
+    g(
+        Generic::RawTimeS,
+        "evt.rawtime.s",
+        FieldType::AbsTime,
+        PrintFormat::Dec,
+        "integer part of the event timestamp (e.g. seconds since epoch).",
+    ),
+    g(
+        Generic::RawTimeNs,
+        "evt.rawtime.ns",
+        FieldType::AbsTime,
+        PrintFormat::Padded9,
+        "fractional part of the absolute event timestamp.",
+    ),
+    g(
+        Generic::RelTime,
+        "evt.reltime",
+        FieldType::RelTime,
+        PrintFormat::Padded9,
+        "number of nanoseconds from the beginning of the capture.",
+    ),
+    g(
+        Generic::RelTimeS,
+        "evt.reltime.s",
+        FieldType::RelTime,
+        PrintFormat::Dec,
+        "number of seconds from the beginning of the capture.",
+    ),
+    g(
+        Generic::RelTimeNs,
+        "evt.reltime.ns",
+        FieldType::RelTime,
+        PrintFormat::Padded9,
+        "fractional part (in ns) of the time from the beginning of the capture.",
+    ),
+    g(
+        Generic::PluginName,
+        "evt.pluginname",
+        FieldType::Str,
+        PrintFormat::Na,
+        "if the event comes from a plugin-defined event source, the name of the plugin that generated it.",
+    ),
+    g(
+        Generic::PluginInfo,
+        "evt.plugininfo",
+        FieldType::Str,
+        PrintFormat::Na,
+        "if the event comes from a plugin-defined event source, a summary of the event as formatted by the plugin (for k8s_audit: the event JSON).",
+    ),
+    g(
+        Generic::Source,
+        "evt.source",
+        FieldType::Str,
+        PrintFormat::Na,
+        "the name of the source that produced the event.",
+    ),
+    g(
+        Generic::IsAsync,
+        "evt.is_async",
+        FieldType::Bool,
+        PrintFormat::Na,
+        "'true' for asynchronous events, 'false' otherwise.",
+    ),
+    g(
+        Generic::AsyncType,
+        "evt.asynctype",
+        FieldType::Str,
+        PrintFormat::Na,
+        "If the event is asynchronous, the type of the event (e.g. 'container').",
+    ),
+    g(
+        Generic::Hostname,
+        "evt.hostname",
+        FieldType::Str,
+        PrintFormat::Na,
+        "The hostname of the underlying host.",
+    ),
 ];
 
 /// A field's argument, owned.
@@ -291,7 +402,9 @@ fn generic_value<'a>(
         Generic::Source => Some(FieldValue::Str(Cow::Owned(meta.source.as_bytes().to_vec()))),
         Generic::IsAsync => Some(FieldValue::Bool(false)),
         Generic::AsyncType => None,
-        Generic::Hostname => Some(FieldValue::Str(Cow::Owned(meta.hostname.as_bytes().to_vec()))),
+        Generic::Hostname => Some(FieldValue::Str(Cow::Owned(
+            meta.hostname.as_bytes().to_vec(),
+        ))),
     }
 }
 
@@ -486,7 +599,9 @@ mod tests {
         let f = resolve("evt.time.iso8601").unwrap().unwrap();
         assert_eq!(f.name, "evt.time.iso8601");
         assert_eq!(f.ty, FieldType::Str);
-        let f = resolve("ka.req.pod.containers.image.repository[1]").unwrap().unwrap();
+        let f = resolve("ka.req.pod.containers.image.repository[1]")
+            .unwrap()
+            .unwrap();
         assert_eq!(f.name, "ka.req.pod.containers.image.repository");
         assert_eq!(f.arg, OwnedArg::Index(1));
         assert!(f.list);

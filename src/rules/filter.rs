@@ -76,9 +76,9 @@ impl Extractor {
     }
 
     fn key(field: &ResolvedField, transformers: &[Transformer]) -> String {
-        transformers
-            .iter()
-            .fold(field.display_name(), |acc, t| format!("{}({acc})", t.name()))
+        transformers.iter().fold(field.display_name(), |acc, t| {
+            format!("{}({acc})", t.name())
+        })
     }
 }
 
@@ -113,6 +113,17 @@ pub struct Check {
     pub cmp: Cmp,
     /// The right-hand side.
     pub rhs: Rhs,
+    /// Legacy mode only: the runtime error an operator other than `exists`/`in`/
+    /// `intersects` on a list field raises when evaluated (libsinsp before 0.17).
+    pub deferred_error: Option<String>,
+}
+
+/// Compilation settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CompileOptions {
+    /// Accept operators other than `exists`/`in`/`intersects` on list fields at load time,
+    /// failing only when such a check is evaluated, as Falco up to 0.37 (libs < 0.17) did.
+    pub legacy_list_operators: bool,
 }
 
 /// A compiled condition.
@@ -148,14 +159,20 @@ pub struct Compiled {
 
 struct Compiler<'s> {
     slots: &'s mut Slots,
+    options: CompileOptions,
     warnings: Vec<(String, Pos)>,
     pos: Pos,
 }
 
 /// Compiles a macro-resolved condition.
-pub fn compile(ast: &Expr, slots: &mut Slots) -> Result<Compiled, CompileError> {
+pub fn compile(
+    ast: &Expr,
+    slots: &mut Slots,
+    options: CompileOptions,
+) -> Result<Compiled, CompileError> {
     let mut c = Compiler {
         slots,
+        options,
         warnings: Vec::new(),
         pos: Pos::default(),
     };
@@ -175,6 +192,7 @@ pub fn compile(ast: &Expr, slots: &mut Slots) -> Result<Compiled, CompileError> 
 pub fn compile_extractor(e: &Expr, slots: &mut Slots) -> Result<Extractor, String> {
     let mut c = Compiler {
         slots,
+        options: CompileOptions::default(),
         warnings: Vec::new(),
         pos: Pos::default(),
     };
@@ -187,13 +205,19 @@ impl Compiler<'_> {
             Expr::And(children, pos) => {
                 self.pos = *pos;
                 Ok(Node::And(
-                    children.iter().map(|c| self.node(c)).collect::<Result<_, _>>()?,
+                    children
+                        .iter()
+                        .map(|c| self.node(c))
+                        .collect::<Result<_, _>>()?,
                 ))
             }
             Expr::Or(children, pos) => {
                 self.pos = *pos;
                 Ok(Node::Or(
-                    children.iter().map(|c| self.node(c)).collect::<Result<_, _>>()?,
+                    children
+                        .iter()
+                        .map(|c| self.node(c))
+                        .collect::<Result<_, _>>()?,
                 ))
             }
             Expr::Not(child, pos) => {
@@ -210,6 +234,7 @@ impl Compiler<'_> {
                     lhs,
                     cmp,
                     rhs: Rhs::None,
+                    deferred_error: None,
                 })))
             }
             Expr::Binary {
@@ -219,7 +244,8 @@ impl Compiler<'_> {
                 pos,
             } => {
                 self.pos = *pos;
-                self.binary(left, op, right).map(|c| Node::Check(Box::new(c)))
+                self.binary(left, op, right)
+                    .map(|c| Node::Check(Box::new(c)))
             }
             Expr::Ident(name, pos) => {
                 self.pos = *pos;
@@ -244,7 +270,17 @@ impl Compiler<'_> {
     fn binary(&mut self, left: &Expr, op: &str, right: &Expr) -> Result<Check, String> {
         let lhs = self.extractor(left)?;
         let cmp = Cmp::parse(op)?;
-        ops::check_comparable(cmp, lhs.ty, lhs.list).map_err(|e| format!("filter error: {e}"))?;
+        let mut deferred_error = None;
+        if let Err(e) = ops::check_comparable(cmp, lhs.ty, lhs.list) {
+            if self.options.legacy_list_operators && lhs.list {
+                deferred_error = Some(format!(
+                    "list filter '{}' only supports operators 'exists', 'in' and 'intersects'",
+                    lhs.field.name
+                ));
+            } else {
+                return Err(format!("filter error: {e}"));
+            }
+        }
         let values: Vec<&str> = match right {
             Expr::Value(v, _) => vec![v.as_str()],
             Expr::List(vs, _) => vs.iter().map(String::as_str).collect(),
@@ -271,6 +307,7 @@ impl Compiler<'_> {
                     lhs,
                     cmp,
                     rhs: Rhs::Field(rhs),
+                    deferred_error,
                 });
             }
             _ => return Err("filter error: unexpected right-hand side expression".into()),
@@ -284,6 +321,7 @@ impl Compiler<'_> {
             lhs,
             cmp,
             rhs: Rhs::Consts(consts),
+            deferred_error,
         })
     }
 
@@ -332,7 +370,10 @@ impl Compiler<'_> {
 
     /// libsinsp `check_value_and_add_warnings`.
     fn value_warnings(&mut self, cmp: Cmp, pos: Pos, v: &str) {
-        let nospaces: String = v.chars().filter(|c| !c.is_ascii_whitespace() && *c != '\x0b').collect();
+        let nospaces: String = v
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace() && *c != '\x0b')
+            .collect();
         if cmp.op == Op::Regex {
             if let Some(w) = regex_warning(v) {
                 self.warnings.push((w, pos));
@@ -352,7 +393,9 @@ impl Compiler<'_> {
                 && b.last() == Some(&b')')
             {
                 self.warnings.push((
-                    format!("'{v}' may be a valid field transformer misused as a const string value"),
+                    format!(
+                        "'{v}' may be a valid field transformer misused as a const string value"
+                    ),
                     pos,
                 ));
             }
@@ -366,9 +409,8 @@ impl Compiler<'_> {
                     Some(a) => format!("{name}[{a}]"),
                     None => name.clone(),
                 };
-                let field = fields::resolve(&full)?.ok_or_else(|| {
-                    format!("filter_check called with nonexistent field {full}")
-                })?;
+                let field = fields::resolve(&full)?
+                    .ok_or_else(|| format!("filter_check called with nonexistent field {full}"))?;
                 let key = Extractor::key(&field, &[]);
                 Ok(Extractor {
                     ty: field.ty,
@@ -426,9 +468,10 @@ impl Compiler<'_> {
                 inner.slot = self.slots.slot(&key);
                 Ok(inner)
             }
-            Expr::TransformerList(..) => {
-                Err("filter error: transformer lists are only supported by multi-value transformers".into())
-            }
+            Expr::TransformerList(..) => Err(
+                "filter error: transformer lists are only supported by multi-value transformers"
+                    .into(),
+            ),
             _ => Err("filter error: missing field in left-hand of binary check".into()),
         }
     }
@@ -446,7 +489,10 @@ fn regex_warning(v: &str) -> Option<String> {
             i += 1;
             continue;
         }
-        if ((i == 0 && len > 1) || (i + 2 == len)) && b[i] == b'.' && b.get(i + 1).is_some_and(|c| b"+*?".contains(c)) {
+        if ((i == 0 && len > 1) || (i + 2 == len))
+            && b[i] == b'.'
+            && b.get(i + 1).is_some_and(|c| b"+*?".contains(c))
+        {
             i += 2;
             continue;
         }
@@ -485,6 +531,10 @@ pub struct EvalCtx<'a, 'c> {
     pub meta: fields::EventMeta<'a>,
     /// One entry per slot: `None` = not extracted yet, `Some(None)` = no value.
     pub cache: &'c mut Vec<Option<Option<FieldValue<'a>>>>,
+    /// Runtime errors met (legacy mode), and the first message.
+    pub runtime_errors: u64,
+    /// The first runtime error's message.
+    pub first_runtime_error: Option<String>,
 }
 
 impl<'a> EvalCtx<'a, '_> {
@@ -500,7 +550,10 @@ impl<'a> EvalCtx<'a, '_> {
 
     /// The cached value of an extractor (after [`Self::ensure`]).
     pub fn get(&self, e: &Extractor) -> Option<&FieldValue<'a>> {
-        self.cache.get(e.slot).and_then(|v| v.as_ref()).and_then(|v| v.as_ref())
+        self.cache
+            .get(e.slot)
+            .and_then(|v| v.as_ref())
+            .and_then(|v| v.as_ref())
     }
 }
 
@@ -538,6 +591,13 @@ impl Check {
         }
         if self.cmp.op == Op::Exists {
             return true;
+        }
+        if let Some(e) = &self.deferred_error {
+            ctx.runtime_errors += 1;
+            if ctx.first_runtime_error.is_none() {
+                ctx.first_runtime_error = Some(e.clone());
+            }
+            return false;
         }
         if let Rhs::Field(r) = &self.rhs {
             ctx.ensure(r);
@@ -613,7 +673,9 @@ impl Check {
                     Op::Pmatch => c.prefix.matches(s),
                     Op::Regex => {
                         let text = String::from_utf8_lossy(s);
-                        c.regexes.first().is_some_and(|r| r.is_match(text.as_bytes()))
+                        c.regexes
+                            .first()
+                            .is_some_and(|r| r.is_match(text.as_bytes()))
                     }
                     op => c.strs.first().is_some_and(|b| ops::compare_str(op, s, b)),
                 }

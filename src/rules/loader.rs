@@ -11,16 +11,20 @@ use std::collections::BTreeSet;
 use super::requirements::{self, Version};
 use super::result::{Context, ErrorCode, FileResult, ItemType, WarningCode};
 use super::ruleset::{
-    Collector, Entry, ExceptionInfo, ListInfo, LoadFailure, MacroInfo, PluginRequirement,
-    Priority, RuleInfo, RuleUpdate,
+    Collector, Entry, ExceptionInfo, ListInfo, LoadFailure, MacroInfo, PluginRequirement, Priority,
+    RuleInfo, RuleUpdate,
 };
 use super::yaml::{self, Kind, Node};
 
 pub(crate) const ERROR_OVERRIDE_APPEND: &str = "Keys 'override' and 'append: true' cannot be used together. Add an 'append' entry (e.g. 'condition: append') under 'override' instead.";
-pub(crate) const ERROR_NO_PREVIOUS_MACRO: &str = "Macro uses 'append' or 'override.condition: append' but no macro by that name already exists";
-pub(crate) const ERROR_NO_PREVIOUS_LIST: &str = "List uses 'append' or 'override.items: append' but no list by that name already exists";
-pub(crate) const ERROR_NO_PREVIOUS_RULE_APPEND: &str = "Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists";
-pub(crate) const ERROR_NO_PREVIOUS_RULE_REPLACE: &str = "An 'override.<key>: replace' to a rule was requested but no rule by that name already exists";
+pub(crate) const ERROR_NO_PREVIOUS_MACRO: &str =
+    "Macro uses 'append' or 'override.condition: append' but no macro by that name already exists";
+pub(crate) const ERROR_NO_PREVIOUS_LIST: &str =
+    "List uses 'append' or 'override.items: append' but no list by that name already exists";
+pub(crate) const ERROR_NO_PREVIOUS_RULE_APPEND: &str =
+    "Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists";
+pub(crate) const ERROR_NO_PREVIOUS_RULE_REPLACE: &str =
+    "An 'override.<key>: replace' to a rule was requested but no rule by that name already exists";
 const WARNING_APPEND: &str = "The 'append' key is deprecated. Add an 'append' entry (e.g. 'condition: append') under 'override' instead.";
 const WARNING_ENABLED: &str = "The standalone 'enabled' key usage is deprecated. The correct approach requires also a 'replace' entry under the 'override' key (i.e. 'enabled: replace').";
 
@@ -113,7 +117,10 @@ fn decode_generic(
         if optional {
             return Ok(None);
         }
-        return Err(yaml_err(format!("Item has no mapping for key '{key}'"), ctx));
+        return Err(yaml_err(
+            format!("Item has no mapping for key '{key}'"),
+            ctx,
+        ));
     };
     if val.is_null() {
         if can_be_empty {
@@ -182,7 +189,10 @@ fn decode_seq(item: &Node, key: &str, ctx: &Context, optional: bool) -> R<Option
         if optional {
             return Ok(None);
         }
-        return Err(yaml_err(format!("Item has no mapping for key '{key}'"), ctx));
+        return Err(yaml_err(
+            format!("Item has no mapping for key '{key}'"),
+            ctx,
+        ));
     };
     let valctx = ctx.child(val.mark, ItemType::ValueFor, key);
     if !val.is_seq() {
@@ -331,7 +341,10 @@ fn read_exceptions(
             Some(vals) => {
                 let vals_ctx = ex_ctx.child(vals.mark, ItemType::ExceptionValues, "");
                 if !vals.is_seq() {
-                    return Err(yaml_err("Rule exception values must be a sequence", &vals_ctx));
+                    return Err(yaml_err(
+                        "Rule exception values must be a sequence",
+                        &vals_ctx,
+                    ));
                 }
                 for v in vals.items() {
                     let vctx = vals_ctx.child(v.mark, ItemType::ExceptionValue, "");
@@ -377,9 +390,11 @@ fn is_identifier(s: &str) -> bool {
 
 fn is_bare_str(s: &str) -> bool {
     !s.is_empty()
-        && !s
-            .bytes()
-            .any(|b| matches!(b, b'(' | b')' | b'"' | b'\'' | b'=' | b',') || b.is_ascii_whitespace() || b == 0x0b)
+        && !s.bytes().any(|b| {
+            matches!(b, b'(' | b')' | b'"' | b'\'' | b'=' | b',')
+                || b.is_ascii_whitespace()
+                || b == 0x0b
+        })
 }
 
 fn read_item(
@@ -423,7 +438,10 @@ fn read_item(
     } else if let Some(reqs) = item.get("required_plugin_versions") {
         let ctx = parent.child(reqs.mark, ItemType::RequiredPluginVersions, "");
         if !reqs.is_seq() {
-            return Err(yaml_err("Value of required_plugin_versions must be a sequence", &ctx));
+            return Err(yaml_err(
+                "Value of required_plugin_versions must be a sequence",
+                &ctx,
+            ));
         }
         for plugin in reqs.items() {
             let tmp = ctx.child(plugin.mark, ItemType::RequiredPluginVersionsEntry, "");
@@ -442,10 +460,12 @@ fn read_item(
                     ));
                 }
                 for req in alts.items() {
-                    let tmp =
-                        pctx.child(req.mark, ItemType::RequiredPluginVersionsAlternative, "");
+                    let tmp = pctx.child(req.mark, ItemType::RequiredPluginVersionsAlternative, "");
                     if !req.is_map() {
-                        return Err(yaml_err("Plugin version alternative must be a mapping", &tmp));
+                        return Err(yaml_err(
+                            "Plugin version alternative must be a mapping",
+                            &tmp,
+                        ));
                     }
                     let name = decode_str(req, "name", &tmp)?;
                     let tmp =
@@ -531,7 +551,12 @@ fn read_item(
         } else {
             collector.define_macro(info);
         }
-        warn_unknown_keys(item, &["macro", "condition", "append", "override"], &ctx, res);
+        warn_unknown_keys(
+            item,
+            &["macro", "condition", "append", "override"],
+            &ctx,
+            res,
+        );
     } else if item.has("rule") {
         read_rule(cfg, collector, item, parent, res)?;
     } else {
@@ -676,8 +701,15 @@ fn read_rule(
             if expect_update(&mut expected, &or, "replace", "warn_evttypes", &ctx)? {
                 v.warn_evttypes = decode_bool(item, "warn_evttypes", &ctx, false)?;
             }
-            if expect_update(&mut expected, &or, "replace", "skip-if-unknown-filter", &ctx)? {
-                v.skip_if_unknown_filter = decode_bool(item, "skip-if-unknown-filter", &ctx, false)?;
+            if expect_update(
+                &mut expected,
+                &or,
+                "replace",
+                "skip-if-unknown-filter",
+                &ctx,
+            )? {
+                v.skip_if_unknown_filter =
+                    decode_bool(item, "skip-if-unknown-filter", &ctx, false)?;
             }
             collector.replace_rule(v)?;
         }
@@ -687,7 +719,9 @@ fn read_rule(
                 .map(|k| ctx.child(k.mark, ItemType::Override, &key))
                 .unwrap_or_else(|| ctx.clone());
             return Err(yaml_err(
-                format!("Unexpected key '{key}': no corresponding entry under 'override' is defined."),
+                format!(
+                    "Unexpected key '{key}': no corresponding entry under 'override' is defined."
+                ),
                 &kctx,
             ));
         }
@@ -750,7 +784,9 @@ fn read_rule(
             cond,
             source,
             desc,
-            output: output.trim_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']).to_string(),
+            output: output
+                .trim_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c'])
+                .to_string(),
             tags,
             exceptions,
             priority,

@@ -104,6 +104,12 @@ pub struct EngineOptions {
     pub hostname: String,
     /// What `evt.pluginname` answers.
     pub plugin_name: String,
+    /// Falco up to 0.37 accepted `contains`, `=` … on list fields when loading and failed
+    /// only when such a check was evaluated (libs 0.17 made it a load error). Set this to
+    /// load rules written for those versions (Falco's own 0.31–0.35 test rules are); such
+    /// checks then evaluate to false and count as runtime errors
+    /// ([`Evaluator::runtime_errors`]). Off by default: current Falco rejects them.
+    pub legacy_list_operators: bool,
 }
 
 impl Default for EngineOptions {
@@ -116,6 +122,7 @@ impl Default for EngineOptions {
             plugins: LoadedPlugin::defaults(),
             hostname: String::new(),
             plugin_name: "k8saudit-eks".into(),
+            legacy_list_operators: false,
         }
     }
 }
@@ -285,7 +292,14 @@ impl Engine {
         for file in files {
             let mut res = FileResult::new(&file.name);
             if loader::read(&cfg, &file.content, &mut collector, &mut res) {
-                last = compile::compile(&collector, &mut res, &options.silent_sources);
+                last = compile::compile(
+                    &collector,
+                    &mut res,
+                    &options.silent_sources,
+                    filter::CompileOptions {
+                        legacy_list_operators: options.legacy_list_operators,
+                    },
+                );
             }
             failed = !res.successful();
             report.files.push(res);
@@ -293,8 +307,7 @@ impl Engine {
                 break;
             }
         }
-        if let Err(e) = requirements::check_plugins(&collector.required_plugins, &options.plugins)
-        {
+        if let Err(e) = requirements::check_plugins(&collector.required_plugins, &options.plugins) {
             report.requirement_error = Some(e);
             failed = true;
         }
@@ -355,6 +368,8 @@ impl Engine {
             engine: self,
             cache: Vec::with_capacity(self.slots),
             first_ts: None,
+            runtime_errors: 0,
+            first_runtime_error: None,
         }
     }
 }
@@ -365,6 +380,8 @@ pub struct Evaluator<'e> {
     engine: &'e Engine,
     cache: Vec<Option<Option<FieldValue<'static>>>>,
     first_ts: Option<u64>,
+    runtime_errors: u64,
+    first_runtime_error: Option<String>,
 }
 
 impl Evaluator<'_> {
@@ -374,8 +391,10 @@ impl Evaluator<'_> {
         let engine = self.engine;
         let first_ts = *self.first_ts.get_or_insert(event.time_ns());
         // Reuse the cache's allocation for this event's lifetime (an in-place collect).
-        let mut cache: Vec<Option<Option<FieldValue<'_>>>> =
-            std::mem::take(&mut self.cache).into_iter().map(|_| None).collect();
+        let mut cache: Vec<Option<Option<FieldValue<'_>>>> = std::mem::take(&mut self.cache)
+            .into_iter()
+            .map(|_| None)
+            .collect();
         cache.resize(engine.slots, None);
         let mut ctx = EvalCtx {
             view: event,
@@ -387,6 +406,8 @@ impl Evaluator<'_> {
                 plugin_name: &engine.options.plugin_name,
             },
             cache: &mut cache,
+            runtime_errors: 0,
+            first_runtime_error: None,
         };
         let mut raised = 0;
         for &i in &engine.active {
@@ -399,9 +420,21 @@ impl Evaluator<'_> {
                 }
             }
         }
+        if ctx.runtime_errors > 0 {
+            self.runtime_errors += ctx.runtime_errors;
+            if self.first_runtime_error.is_none() {
+                self.first_runtime_error = ctx.first_runtime_error.take();
+            }
+        }
         cache.clear();
         self.cache = cache.into_iter().map(|_| None).collect();
         raised
+    }
+
+    /// How many checks failed at run time so far (only in
+    /// [`EngineOptions::legacy_list_operators`] mode), and the first message.
+    pub fn runtime_errors(&self) -> (u64, Option<&str>) {
+        (self.runtime_errors, self.first_runtime_error.as_deref())
     }
 }
 
@@ -423,7 +456,13 @@ impl std::fmt::Display for LoadError {
         if let Some(item) = describe_item(&self.context) {
             write!(f, "{item}: ")?;
         }
-        write!(f, "{} ({}): {}", self.code.as_str(), self.code.describe(), self.message)
+        write!(
+            f,
+            "{} ({}): {}",
+            self.code.as_str(),
+            self.code.describe(),
+            self.message
+        )
     }
 }
 

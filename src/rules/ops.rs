@@ -147,9 +147,7 @@ impl Cmp {
                     "anyof" => Modifier::AnyOf,
                     "allof" => Modifier::AllOf,
                     _ => {
-                        return Err(format!(
-                            "unrecognized filter comparison modifier '{m}'"
-                        ));
+                        return Err(format!("unrecognized filter comparison modifier '{m}'"));
                     }
                 },
             }),
@@ -177,11 +175,7 @@ pub fn supports_modifier(op: Op) -> bool {
 
 /// libsinsp `flt_is_comparable`: whether `op` applies to a field of this kind, with its
 /// error message when not.
-pub fn check_comparable(
-    cmp: Cmp,
-    ty: super::fields::FieldType,
-    list: bool,
-) -> Result<(), String> {
+pub fn check_comparable(cmp: Cmp, ty: super::fields::FieldType, list: bool) -> Result<(), String> {
     use super::fields::FieldType;
     let op = cmp.op;
     if op == Op::Exists {
@@ -190,7 +184,10 @@ pub fn check_comparable(
     if list {
         return match op {
             Op::In | Op::Intersects => Ok(()),
-            _ => Err(format!("'{}' operator not supported list filters", op.as_str())),
+            _ => Err(format!(
+                "'{}' operator not supported list filters",
+                op.as_str()
+            )),
         };
     }
     let ok = match ty {
@@ -208,7 +205,10 @@ pub fn check_comparable(
         FieldType::Str => "string",
         _ => "numeric",
     };
-    Err(format!("'{}' operator not supported for {kind} filters", op.as_str()))
+    Err(format!(
+        "'{}' operator not supported for {kind} filters",
+        op.as_str()
+    ))
 }
 
 /// `strstr`.
@@ -356,7 +356,9 @@ fn bracket(pattern: &[u8], p: usize, c: u8, fold: &dyn Fn(u8) -> u8) -> Option<(
                 b"alpha" => raw.is_ascii_alphabetic(),
                 b"digit" => raw.is_ascii_digit(),
                 b"alnum" => raw.is_ascii_alphanumeric(),
-                b"upper" => raw.is_ascii_uppercase() || (fold(b'A') == b'a' && raw.is_ascii_lowercase()),
+                b"upper" => {
+                    raw.is_ascii_uppercase() || (fold(b'A') == b'a' && raw.is_ascii_lowercase())
+                }
                 b"lower" => raw.is_ascii_lowercase(),
                 b"space" => matches!(raw, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'),
                 b"blank" => matches!(raw, b' ' | b'\t'),
@@ -510,7 +512,10 @@ pub fn compile_regex(pattern: &str) -> Result<regex::bytes::Regex, String> {
     while i < b.len() {
         match b[i] {
             b'\\' if i + 1 < b.len() => {
-                if matches!(b[i + 1], b'd' | b'D' | b's' | b'S' | b'w' | b'W' | b'b' | b'B') {
+                if matches!(
+                    b[i + 1],
+                    b'd' | b'D' | b's' | b'S' | b'w' | b'W' | b'b' | b'B'
+                ) {
                     return Err(format!(
                         "invalid regex pattern: invalid escape sequence: \\{}",
                         b[i + 1] as char
@@ -520,7 +525,9 @@ pub fn compile_regex(pattern: &str) -> Result<regex::bytes::Regex, String> {
                 continue;
             }
             b'(' if b.get(i + 1) == Some(&b'?') => {
-                return Err("invalid regex pattern: missing argument to repetition operator: ?".into());
+                return Err(
+                    "invalid regex pattern: missing argument to repetition operator: ?".into(),
+                );
             }
             b'*' | b'+' | b'?' | b'}' if b.get(i + 1) == Some(&b'?') => {
                 return Err(format!(

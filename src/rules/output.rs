@@ -210,7 +210,11 @@ impl OutputFormat {
     }
 
     /// Adds the `output_fields` of this format (Falco's `OF_JSON` tokens).
-    pub fn render_fields(&self, ctx: &mut EvalCtx<'_, '_>, fields: &mut BTreeMap<String, OutputValue>) {
+    pub fn render_fields(
+        &self,
+        ctx: &mut EvalCtx<'_, '_>,
+        fields: &mut BTreeMap<String, OutputValue>,
+    ) {
         for t in &self.tokens {
             if let Token::Field {
                 json: Some((key, ex)),
@@ -291,7 +295,10 @@ pub enum OutputValue {
 fn json_value(ex: &Extractor, v: &FieldValue<'_>, ts: u64) -> OutputValue {
     if let Source::Generic(g, _) = ex.field.source {
         use fields::Generic as G;
-        if matches!(g, G::Time | G::TimeS | G::TimeIso8601 | G::Datetime | G::DatetimeS) {
+        if matches!(
+            g,
+            G::Time | G::TimeS | G::TimeIso8601 | G::Datetime | G::DatetimeS
+        ) {
             // libsinsp's `extract_as_js` answers the raw timestamp for the time strings.
             return OutputValue::Num(ts);
         }

@@ -414,9 +414,7 @@ impl<'a> Parser<'a> {
             return Ok(None);
         }
         if !self.lex_quoted_str()? && !self.lex_field_arg_bare_str() {
-            return Err(
-                "expected a valid field argument: a quoted string or a bare string".into(),
-            );
+            return Err("expected a valid field argument: a quoted string or a bare string".into());
         }
         let arg = self.last.clone();
         if !self.lex_str("]") {
@@ -471,9 +469,11 @@ impl<'a> Parser<'a> {
                 let name = p.last.clone();
                 return p.field_remainder(name, pos);
             }
-            Err("expected field transformer argument: field, transformer, quoted string, \
+            Err(
+                "expected field transformer argument: field, transformer, quoted string, \
                  number, or transformer list"
-                .into())
+                    .into(),
+            )
         })
     }
 
@@ -512,8 +512,10 @@ impl<'a> Parser<'a> {
         if self.lex_hex_num() || self.lex_num() {
             return Ok(Expr::Value(self.last.clone(), pos));
         }
-        Err("expected transformer list argument: field, transformer, quoted string, or number"
-            .into())
+        Err(
+            "expected transformer list argument: field, transformer, quoted string, or number"
+                .into(),
+        )
     }
 
     fn condition(&mut self, left: Expr, pos: Pos) -> PResult<Expr> {
@@ -621,7 +623,9 @@ impl<'a> Parser<'a> {
                 while self.lex_str(",") {
                     match self.str_value_or_transformer(true)? {
                         Expr::Value(v, _) => values.push(v),
-                        _ => return Err("parser fatal error: null value expr in body of list".into()),
+                        _ => {
+                            return Err("parser fatal error: null value expr in body of list".into());
+                        }
                     }
                     self.lex_blank();
                 }
@@ -864,7 +868,9 @@ impl<'a> Parser<'a> {
         let n = self
             .rest()
             .iter()
-            .take_while(|&&b| !matches!(b, b'(' | b')' | b'"' | b'\'' | b'=' | b',') && !is_space(b))
+            .take_while(|&&b| {
+                !matches!(b, b'(' | b')' | b'"' | b'\'' | b'=' | b',') && !is_space(b)
+            })
             .count();
         if n == 0 {
             return false;
@@ -945,16 +951,26 @@ mod tests {
             Expr::Ident(s, _) => Expr::Ident(s, z),
             Expr::Value(s, _) => Expr::Value(s, z),
             Expr::List(s, _) => Expr::List(s, z),
-            Expr::TransformerList(c, _) => Expr::TransformerList(c.into_iter().map(strip).collect(), z),
-            Expr::Unary { left, op, .. } => Expr::Unary { left: Box::new(strip(*left)), op, pos: z },
-            Expr::Binary { left, op, right, .. } => Expr::Binary {
+            Expr::TransformerList(c, _) => {
+                Expr::TransformerList(c.into_iter().map(strip).collect(), z)
+            }
+            Expr::Unary { left, op, .. } => Expr::Unary {
+                left: Box::new(strip(*left)),
+                op,
+                pos: z,
+            },
+            Expr::Binary {
+                left, op, right, ..
+            } => Expr::Binary {
                 left: Box::new(strip(*left)),
                 op,
                 right: Box::new(strip(*right)),
                 pos: z,
             },
             Expr::Field { name, arg, .. } => Expr::Field { name, arg, pos: z },
-            Expr::Transformer { name, values, arg, .. } => Expr::Transformer {
+            Expr::Transformer {
+                name, values, arg, ..
+            } => Expr::Transformer {
                 name,
                 values: values.into_iter().map(strip).collect(),
                 arg,
@@ -1013,7 +1029,10 @@ mod tests {
             bin(
                 field("jevt.value", Some("/stage")),
                 "in",
-                Expr::List(vec!["ResponseComplete".into(), "a b".into()], Pos::default())
+                Expr::List(
+                    vec!["ResponseComplete".into(), "a b".into()],
+                    Pos::default()
+                )
             )
         );
         assert_eq!(
@@ -1032,8 +1051,14 @@ mod tests {
             strip(p("x.y in some_list")),
             bin(field("x.y", None), "in", val("some_list"))
         );
-        assert_eq!(strip(p("x.y >= 0x1F")), bin(field("x.y", None), ">=", val("0x1F")));
-        assert_eq!(strip(p("x.y < -1.5e+3")), bin(field("x.y", None), "<", val("-1.5e+3")));
+        assert_eq!(
+            strip(p("x.y >= 0x1F")),
+            bin(field("x.y", None), ">=", val("0x1F"))
+        );
+        assert_eq!(
+            strip(p("x.y < -1.5e+3")),
+            bin(field("x.y", None), "<", val("-1.5e+3"))
+        );
     }
 
     #[test]
@@ -1042,7 +1067,9 @@ mod tests {
             strip(p("ka.user.name startswith \"system:\"")),
             bin(field("ka.user.name", None), "startswith", val("system:"))
         );
-        assert!(err("ka.user.name startswith(\"a\")").starts_with("expected a valid check operator"));
+        assert!(
+            err("ka.user.name startswith(\"a\")").starts_with("expected a valid check operator")
+        );
     }
 
     #[test]
@@ -1079,7 +1106,10 @@ mod tests {
             )
         );
         // `= oneof` needs a blank between; without a list after it, `oneof` is a value.
-        assert_eq!(strip(p("x.y = oneof")), bin(field("x.y", None), "=", val("oneof")));
+        assert_eq!(
+            strip(p("x.y = oneof")),
+            bin(field("x.y", None), "=", val("oneof"))
+        );
     }
 
     #[test]
@@ -1088,8 +1118,14 @@ mod tests {
             strip(p(r#"x.y = "a\"b\x41\n""#)),
             bin(field("x.y", None), "=", val("a\"bA\n"))
         );
-        assert_eq!(err(r#"x.y = 'a\"b'"#), "invalid \\\" escape in '-quoted string");
-        assert_eq!(err(r#"x.y = "a\qb""#), "unsupported string escape sequence: \\q");
+        assert_eq!(
+            err(r#"x.y = 'a\"b'"#),
+            "invalid \\\" escape in '-quoted string"
+        );
+        assert_eq!(
+            err(r#"x.y = "a\qb""#),
+            "unsupported string escape sequence: \\q"
+        );
     }
 
     #[test]
@@ -1097,7 +1133,10 @@ mod tests {
         let e = parse("a and (b", 1000).unwrap_err();
         assert_eq!(e.message, "expected a ')' token");
         assert_eq!(e.pos.idx, 8);
-        assert_eq!(err("a b"), "unexpected token after 'a', expecting 'or', 'and'");
+        assert_eq!(
+            err("a b"),
+            "unexpected token after 'a', expecting 'or', 'and'"
+        );
         assert_eq!(err(""), "filter input string is empty");
         assert_eq!(err("a andb"), "expected blank or '(' after 'and'");
         let deep = format!("{}a{}", "(".repeat(300), ")".repeat(300));

@@ -121,7 +121,10 @@ pub(crate) fn validate_alternatives(
     for r in alternatives {
         if Version::parse(&r.version).is_none() {
             return Err(LoadFailure::validate(
-                format!("Invalid required version '{}' for plugin '{}'", r.version, r.name),
+                format!(
+                    "Invalid required version '{}' for plugin '{}'",
+                    r.version, r.name
+                ),
                 ctx,
             ));
         }
@@ -205,7 +208,11 @@ mod tests {
         assert!(Version::parse("x").is_none());
         assert!(ENGINE_VERSION.compatible_with(&Version::implicit_engine(15, ENGINE_VERSION)));
         assert!(!ENGINE_VERSION.compatible_with(&Version::parse("0.99.0").unwrap()));
-        assert!(!Version::parse("1.0.0").unwrap().compatible_with(&Version::parse("0.12.0").unwrap()));
+        assert!(
+            !Version::parse("1.0.0")
+                .unwrap()
+                .compatible_with(&Version::parse("0.12.0").unwrap())
+        );
     }
 
     #[test]
@@ -222,15 +229,23 @@ mod tests {
         assert_eq!(
             check_plugins(
                 &groups,
-                &[LoadedPlugin::new("k8saudit-eks", "0.11.0"), LoadedPlugin::new("json", "0.7.4")]
+                &[
+                    LoadedPlugin::new("k8saudit-eks", "0.11.0"),
+                    LoadedPlugin::new("json", "0.7.4")
+                ]
             )
             .unwrap_err(),
             "Plugin 'k8saudit-eks' version '0.11.0' is not compatible with required plugin version '0.12.0'"
         );
-        assert!(check_plugins(
-            &groups,
-            &[LoadedPlugin::new("k8saudit-eks", "1.0.0"), LoadedPlugin::new("json", "0.7.4")]
-        )
-        .is_err());
+        assert!(
+            check_plugins(
+                &groups,
+                &[
+                    LoadedPlugin::new("k8saudit-eks", "1.0.0"),
+                    LoadedPlugin::new("json", "0.7.4")
+                ]
+            )
+            .is_err()
+        );
     }
 }

@@ -624,6 +624,9 @@ mod tests {
             "x.yaml: Ok, with warnings\n 1 warnings: [LOAD_UNUSED_MACRO (Unused macro)]"
         );
         r.error(ErrorCode::Validate, "e", Context::file("x.yaml"));
-        assert!(r.summary().starts_with("x.yaml: Invalid\n 1 errors: [LOAD_ERR_VALIDATE"));
+        assert!(
+            r.summary()
+                .starts_with("x.yaml: Invalid\n 1 errors: [LOAD_ERR_VALIDATE")
+        );
     }
 }

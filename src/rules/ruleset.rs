@@ -648,7 +648,10 @@ mod tests {
     fn priorities_parse_case_insensitively() {
         assert_eq!(Priority::parse("WARNING"), Some(Priority::Warning));
         assert_eq!(Priority::parse("info"), Some(Priority::Informational));
-        assert_eq!(Priority::parse("Informational"), Some(Priority::Informational));
+        assert_eq!(
+            Priority::parse("Informational"),
+            Some(Priority::Informational)
+        );
         assert_eq!(Priority::parse("warn"), None);
         assert!(Priority::Emergency < Priority::Debug);
         assert_eq!(Priority::Informational.to_string(), "Informational");

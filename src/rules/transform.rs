@@ -178,10 +178,16 @@ mod tests {
         assert_eq!(Transformer::Basename.apply(s("ls")), Some(s("ls")));
         assert_eq!(Transformer::Len.apply(s("abcd")), Some(FieldValue::Num(4)));
         let list = FieldValue::StrList(vec![Cow::Borrowed(b"A"), Cow::Borrowed(b"B")]);
-        assert_eq!(Transformer::Len.apply(list.clone()), Some(FieldValue::Num(2)));
+        assert_eq!(
+            Transformer::Len.apply(list.clone()),
+            Some(FieldValue::Num(2))
+        );
         assert_eq!(
             Transformer::ToLower.apply(list),
-            Some(FieldValue::StrList(vec![Cow::Borrowed(b"a"), Cow::Borrowed(b"b")]))
+            Some(FieldValue::StrList(vec![
+                Cow::Borrowed(b"a"),
+                Cow::Borrowed(b"b")
+            ]))
         );
     }
 
@@ -203,6 +209,9 @@ mod tests {
             Transformer::Len.transform_type(FieldType::Str, true),
             Some((FieldType::U64, false))
         );
-        assert_eq!(Transformer::ToLower.transform_type(FieldType::U64, false), None);
+        assert_eq!(
+            Transformer::ToLower.transform_type(FieldType::U64, false),
+            None
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! `as<std::string>()` answers that text, so `items: [007]` is the string `007`, not 7), and
 //! the few typed conversions Falco does (`bool`, `uint32`) are done here the yaml-cpp way.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
@@ -156,21 +157,108 @@ pub struct YamlError {
     pub mark: Mark,
 }
 
+/// yaml-cpp accepts the closing bracket of a multi-line flow collection at the indentation
+/// of the key that opened it, which YAML 1.2 (and saphyr) reject:
+///
+/// ```yaml
+/// - list: l
+///   items: [
+///     a, b
+///   ]
+/// ```
+///
+/// Falco's own rules files are written like this. Such a closing-bracket line is re-indented
+/// to the previous line's depth before parsing (no value changes: indentation inside a flow
+/// collection is insignificant); answers the text and, per changed line, the spaces added.
+fn relax_flow_closers(content: &str) -> (Cow<'_, str>, Vec<(usize, usize)>) {
+    let indent = |l: &str| l.len() - l.trim_start_matches(' ').len();
+    let mut added = Vec::new();
+    let mut prev_indent: Option<usize> = None;
+    let mut out = String::new();
+    for (i, line) in content.split_inclusive('\n').enumerate() {
+        let trimmed = line.trim_start_matches(' ');
+        let body = trimmed.trim_end();
+        let closer = body.starts_with([']', '}'])
+            && body.split('#').next().is_some_and(|b| {
+                b.trim_end()
+                    .chars()
+                    .all(|c| matches!(c, ']' | '}' | ',' | ' '))
+            });
+        let ind = indent(line);
+        let mut fixed = false;
+        if closer {
+            if let Some(p) = prev_indent.filter(|&p| p > ind) {
+                added.push((i, p - ind));
+                out.push_str(&" ".repeat(p - ind));
+                out.push_str(line);
+                fixed = true;
+            }
+        }
+        if !fixed {
+            out.push_str(line);
+        }
+        if !body.is_empty() && !body.starts_with('#') {
+            prev_indent = Some(ind);
+        }
+    }
+    if added.is_empty() {
+        (Cow::Borrowed(content), added)
+    } else {
+        (Cow::Owned(out), added)
+    }
+}
+
+/// Maps a mark in the relaxed text back to the original text.
+fn unrelax(mark: Mark, added: &[(usize, usize)]) -> Mark {
+    let mut m = mark;
+    for &(line, n) in added {
+        if line < mark.line {
+            m.pos = m.pos.saturating_sub(n);
+        } else if line == mark.line {
+            m.pos = m.pos.saturating_sub(n.min(mark.column));
+            m.column = m.column.saturating_sub(n);
+        }
+    }
+    m
+}
+
 /// Parses every document of `content`.
 pub fn load_all(content: &str) -> Result<Vec<Node>, YamlError> {
+    let (text, added) = relax_flow_closers(content);
     let mut builder = Builder::default();
-    for event in Parser::new_from_str(content) {
+    for event in Parser::new_from_str(&text) {
         let (event, span) = event.map_err(|e| YamlError {
             message: e.info().to_string(),
-            mark: Mark {
-                pos: e.marker().index(),
-                line: e.marker().line().saturating_sub(1),
-                column: e.marker().col(),
-            },
+            mark: unrelax(
+                Mark {
+                    pos: e.marker().index(),
+                    line: e.marker().line().saturating_sub(1),
+                    column: e.marker().col(),
+                },
+                &added,
+            ),
         })?;
         builder.push(event, &span)?;
     }
-    Ok(builder.docs)
+    let mut docs = builder.docs;
+    if !added.is_empty() {
+        for d in &mut docs {
+            remap(d, &added);
+        }
+    }
+    Ok(docs)
+}
+
+fn remap(n: &mut Node, added: &[(usize, usize)]) {
+    n.mark = unrelax(n.mark, added);
+    match &mut n.kind {
+        Kind::Seq(items) => items.iter_mut().for_each(|i| remap(i, added)),
+        Kind::Map(members) => members.iter_mut().for_each(|(k, v)| {
+            remap(k, added);
+            remap(v, added);
+        }),
+        Kind::Null | Kind::Scalar(_) => {}
+    }
 }
 
 /// A container being filled.
@@ -305,7 +393,10 @@ mod tests {
     fn documents_and_aliases() {
         let docs = load_all("- &a {x: 1}\n- *a\n---\n---\n- 2\n").unwrap();
         assert_eq!(docs.len(), 3);
-        assert_eq!(docs[0].items()[1].get("x").and_then(Node::scalar), Some("1"));
+        assert_eq!(
+            docs[0].items()[1].get("x").and_then(Node::scalar),
+            Some("1")
+        );
         assert!(docs[1].is_null());
     }
 
@@ -313,6 +404,16 @@ mod tests {
     fn syntax_errors_have_positions() {
         let err = load_all("- a: [1, 2\n").unwrap_err();
         assert!(err.mark.line <= 1, "{err:?}");
+    }
+
+    #[test]
+    fn closing_bracket_at_key_indentation_is_accepted() {
+        let text = "- list: l\n  items: [\n    a, b\n  ]\n- macro: m\n  condition: x\n";
+        let docs = load_all(text).unwrap();
+        let items = docs[0].items()[0].get("items").unwrap();
+        assert_eq!(items.items().len(), 2);
+        let m = &docs[0].items()[1];
+        assert_eq!((m.mark.line, m.mark.column, m.mark.pos), (4, 2, 36));
     }
 
     #[test]
