@@ -407,7 +407,7 @@ impl Compiler<'_> {
         let all_macros = self.macro_asts.clone();
         for r in self.col.rules.iter() {
             if r.unknown_source {
-                if self.silent_sources.iter().any(|s| *s == r.source) {
+                if self.silent_sources.contains(&r.source) {
                     self.mark_usage(&r.cond, &r.exceptions, &all_macros);
                 }
                 continue;
@@ -605,14 +605,14 @@ pub(crate) fn compile(
         }
     }
     for l in &c.lists {
-        if !l.used {
-            if let Some(info) = col.lists.get(&l.name) {
-                c.res.warn(
-                    WarningCode::UnusedList,
-                    "List not referred to by any other rule/macro",
-                    info.ctx.clone(),
-                );
-            }
+        if !l.used
+            && let Some(info) = col.lists.get(&l.name)
+        {
+            c.res.warn(
+                WarningCode::UnusedList,
+                "List not referred to by any other rule/macro",
+                info.ctx.clone(),
+            );
         }
     }
     Some(CompileOutput {
@@ -645,8 +645,8 @@ mod tests {
         );
         assert_eq!(sub("x.my_list = 1", "my_list", &["a"]), "x.my_list = 1");
         // Empty lists take a neighbouring comma with them.
-        assert_eq!(sub("x.y in (a, e, b)", "e", &[]), "x.y in (a  b)");
-        assert_eq!(sub("x.y in (e)", "e", &[]), "x.y in ( )");
+        assert_eq!(sub("x.y in (a, e, b)", "e", &[]), "x.y in (a  , b)");
+        assert_eq!(sub("x.y in (e)", "e", &[]), "x.y in (  )");
         // Every occurrence.
         assert_eq!(sub("(l) or (l)", "l", &["1"]), "( 1 ) or ( 1 )");
     }

@@ -374,10 +374,10 @@ impl Compiler<'_> {
             .chars()
             .filter(|c| !c.is_ascii_whitespace() && *c != '\x0b')
             .collect();
-        if cmp.op == Op::Regex {
-            if let Some(w) = regex_warning(v) {
-                self.warnings.push((w, pos));
-            }
+        if cmp.op == Op::Regex
+            && let Some(w) = regex_warning(v)
+        {
+            self.warnings.push((w, pos));
         }
         if matches!(fields::resolve(&nospaces), Ok(Some(_))) {
             self.warnings.push((

@@ -766,7 +766,7 @@ fn read_rule(
         let tags = decode_tags(item, &ctx)?.unwrap_or_default();
         let exceptions = read_exceptions(item, &ctx, false, res)?;
         let source_known = known(&source);
-        if !source_known && !cfg.silent_sources.iter().any(|s| *s == source) {
+        if !source_known && !cfg.silent_sources.contains(&source) {
             res.warn(
                 WarningCode::UnknownSource,
                 format!("Unknown source {source}, skipping"),

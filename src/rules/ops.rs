@@ -471,10 +471,10 @@ impl PathPrefix {
         let Some(cur) = comps.get(at) else {
             return false;
         };
-        if let Some((_, e)) = self.dirs.iter().find(|(k, _)| k.as_slice() == *cur) {
-            if Self::check(e, comps, at + 1) {
-                return true;
-            }
+        if let Some((_, e)) = self.dirs.iter().find(|(k, _)| k.as_slice() == *cur)
+            && Self::check(e, comps, at + 1)
+        {
+            return true;
         }
         for (k, e) in &self.glob_dirs {
             let Some(cur) = comps.get(at) else {

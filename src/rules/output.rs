@@ -31,14 +31,18 @@ use super::ruleset::Priority;
 #[derive(Debug, Clone)]
 enum Token {
     Raw(String),
-    Field {
-        /// What prints.
-        ex: Extractor,
-        /// `%<N>field` width, 0 for none.
-        width: usize,
-        /// The plain field behind it and its JSON key (`output_fields`).
-        json: Option<(String, Extractor)>,
-    },
+    Field(Box<FieldToken>),
+}
+
+/// A `%field` token.
+#[derive(Debug, Clone)]
+struct FieldToken {
+    /// What prints.
+    ex: Extractor,
+    /// `%<N>field` width, 0 for none.
+    width: usize,
+    /// The plain field behind it and its JSON key (`output_fields`).
+    json: Option<(String, Extractor)>,
 }
 
 /// A compiled output format.
@@ -173,7 +177,7 @@ impl OutputFormat {
                     }
                 };
                 j += used;
-                tokens.push(Token::Field { ex, width, json });
+                tokens.push(Token::Field(Box::new(FieldToken { ex, width, json })));
                 last = j + 1;
             }
             j += 1;
@@ -190,7 +194,8 @@ impl OutputFormat {
         for t in &self.tokens {
             match t {
                 Token::Raw(s) => out.push_str(s),
-                Token::Field { ex, width, .. } => {
+                Token::Field(f) => {
+                    let (ex, width) = (&f.ex, &f.width);
                     ctx.ensure(ex);
                     let s = match ctx.get(ex) {
                         Some(v) => value_text(ex, v),
@@ -216,10 +221,8 @@ impl OutputFormat {
         fields: &mut BTreeMap<String, OutputValue>,
     ) {
         for t in &self.tokens {
-            if let Token::Field {
-                json: Some((key, ex)),
-                ..
-            } = t
+            if let Token::Field(f) = t
+                && let Some((key, ex)) = &f.json
             {
                 ctx.ensure(ex);
                 let ts = ctx.view.time_ns();

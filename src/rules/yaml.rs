@@ -186,13 +186,11 @@ fn relax_flow_closers(content: &str) -> (Cow<'_, str>, Vec<(usize, usize)>) {
             });
         let ind = indent(line);
         let mut fixed = false;
-        if closer {
-            if let Some(p) = prev_indent.filter(|&p| p > ind) {
-                added.push((i, p - ind));
-                out.push_str(&" ".repeat(p - ind));
-                out.push_str(line);
-                fixed = true;
-            }
+        if closer && let Some(p) = prev_indent.filter(|&p| p > ind) {
+            added.push((i, p - ind));
+            out.push_str(&" ".repeat(p - ind));
+            out.push_str(line);
+            fixed = true;
         }
         if !fixed {
             out.push_str(line);
