@@ -44,6 +44,30 @@
 //!
 //! Evaluation allocates nothing per event when no rule matches beyond what field extraction
 //! itself needs: the per-event extraction cache is reused across events.
+//!
+//! # API
+//!
+//! * [`Engine::load`]`(&[RulesFile], &EngineOptions) -> Result<(Engine, LoadReport), LoadReport>`
+//!   loads files in order, as Falco's `-r a.yaml -r b.yaml` does; [`validate`] is the same
+//!   for `rules validate` ([`LoadReport::successful`] is the exit decision,
+//!   [`LoadReport::verbose`] Falco's `-V` text, [`LoadReport::to_json`] its JSON; each
+//!   [`LoadError`]/[`LoadWarning`] displays as `file:line:col: rule 'X': CODE (desc): msg`).
+//! * [`Engine::evaluator`] → [`Evaluator::evaluate`]`(&EventView, evt_num, &mut Vec<Alert>)`.
+//! * [`Alert::to_json`] (Falco `json_output`) and [`Alert::to_text`] (Falco's text line).
+//! * [`fixtures`]: the `rules test` runner and its documented fixture format.
+//!
+//! # Known differences from Falco
+//!
+//! * Time strings (`evt.time`, the output prefix) are rendered in UTC; Falco uses the local
+//!   time zone (UTC in its containers).
+//! * `regex` uses the `regex` crate with RE2's POSIX restrictions checked by hand; error
+//!   texts differ from RE2's.
+//! * YAML is read by saphyr: syntax error texts differ from yaml-cpp's, and the one yaml-cpp
+//!   leniency Falco's files rely on (a flow collection closed at the key's indentation) is
+//!   handled explicitly. The JSON-schema warnings of `falco -V` are not produced.
+//! * The multi-value transformers of recent libsinsp (`join`, `concat`, `getopt`) and
+//!   constant transformer arguments (`tolower("X")`) are rejected at load time.
+//! * A `\xHH` escape that makes invalid UTF-8 in a condition value becomes U+FFFD.
 
 use std::path::Path;
 
