@@ -260,3 +260,61 @@ fn rules_test_fixture_runs() {
         format!("{} passed, 0 failed", results.len())
     );
 }
+
+/// Counts this thread's heap allocations, to check the no-match path allocates nothing.
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn count() {
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
+
+// SAFETY: forwards every call to the system allocator unchanged; counting touches only a
+// const-initialised thread-local.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        count();
+        // SAFETY: same contract as ours.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        count();
+        // SAFETY: same contract as ours.
+        unsafe { std::alloc::System.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// With the upstream 0.18.0 rules, an event no rule matches is evaluated without a single
+/// heap allocation once the evaluator is warm.
+#[test]
+fn no_match_path_does_not_allocate() {
+    let root = fixtures();
+    let rules = RulesFile::from_path(
+        &root.join("plugins-k8saudit-0.18.0/plugins/k8saudit/rules/k8s_audit_rules.yaml"),
+    )
+    .unwrap();
+    let (engine, _) = Engine::load(&[rules], &EngineOptions::default()).unwrap();
+    let event = br#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/kube-system/configmaps/coredns","verb":"get","user":{"username":"system:serviceaccount:kube-system:coredns","groups":["system:serviceaccounts"]},"objectRef":{"resource":"configmaps","namespace":"kube-system","name":"coredns"},"responseStatus":{"code":200},"stageTimestamp":"2024-05-01T10:00:01.000000Z"}"#;
+    let view = eksaudit::event::EventView::new(event, 1);
+    let mut evaluator = engine.evaluator();
+    let mut alerts = Vec::with_capacity(4);
+    evaluator.evaluate(&view, 1, &mut alerts);
+    assert!(alerts.is_empty(), "{alerts:?}");
+    let before = ALLOCATIONS.with(|c| c.get());
+    for n in 2..102 {
+        evaluator.evaluate(&view, n, &mut alerts);
+    }
+    let after = ALLOCATIONS.with(|c| c.get());
+    assert!(alerts.is_empty());
+    assert_eq!(after - before, 0, "allocations on the no-match path");
+}

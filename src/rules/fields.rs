@@ -281,6 +281,9 @@ pub enum Source {
     Generic(Generic, PrintFormat),
     /// A field of [`crate::fields::FIELDS`].
     Table(FieldId),
+    /// `json.rawtime`/`jevt.rawtime`: the event time as decimal text, produced without the
+    /// table's per-event string allocation.
+    RawTimeText,
 }
 
 /// A field name resolved against the filter factory.
@@ -320,10 +323,38 @@ pub enum FieldValue<'a> {
     Str(Cow<'a, [u8]>),
     /// A non-empty list of strings.
     StrList(Vec<Cow<'a, [u8]>>),
+    /// A string that is the decimal form of a number (`jevt.rawtime`), kept as the number
+    /// so that extracting it allocates nothing; see [`FieldValue::decimal`].
+    DecStr(u64),
     /// A number.
     Num(u64),
     /// A boolean.
     Bool(bool),
+}
+
+/// The decimal digits of `n`, written into `buf`.
+pub fn decimal(n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+impl FieldValue<'_> {
+    /// A `DecStr` as an owned string value (for the rare paths that need bytes that live).
+    pub fn materialize(self) -> Self {
+        match self {
+            FieldValue::DecStr(n) => FieldValue::Str(Cow::Owned(n.to_string().into_bytes())),
+            other => other,
+        }
+    }
 }
 
 /// Cuts a string at its first NUL byte: plugin strings reach Falco as C strings.
@@ -357,6 +388,7 @@ impl ResolvedField {
                 Ok(None) | Err(_) => None,
             },
             Source::Generic(gf, _) => generic_value(gf, ev, meta),
+            Source::RawTimeText => Some(FieldValue::DecStr(ev.time_ns())),
         }
     }
 
@@ -578,8 +610,16 @@ pub fn resolve(full: &str) -> Result<Option<ResolvedField>, String> {
                 return Ok(None);
             }
             let info = id.info();
+            let rawtime = matches!(
+                info.extractor,
+                fields::Extractor::Json(fields::json::JsonField::RawTime)
+            );
             return Ok(Some(ResolvedField {
-                source: Source::Table(id),
+                source: if rawtime {
+                    Source::RawTimeText
+                } else {
+                    Source::Table(id)
+                },
                 name: info.name,
                 arg,
                 ty: FieldType::Str,

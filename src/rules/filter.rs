@@ -609,6 +609,10 @@ impl Check {
             Rhs::None => return true,
             Rhs::Consts(c) => RhsView::Consts(c),
             Rhs::Field(r) => match ctx.get(r) {
+                Some(FieldValue::DecStr(n)) => {
+                    let owned = FieldValue::DecStr(*n).materialize();
+                    return self.compare(lhs, &RhsView::Values(&owned, r.terminated));
+                }
                 Some(v) => RhsView::Values(v, r.terminated),
                 None => return false,
             },
@@ -636,6 +640,10 @@ impl Check {
                 }
             }
             FieldValue::Str(s) => self.compare_str(s, rhs),
+            FieldValue::DecStr(n) => {
+                let mut buf = [0u8; 20];
+                self.compare_str(fields::decimal(*n, &mut buf), rhs)
+            }
             FieldValue::Num(_) | FieldValue::Bool(_) => {
                 let Some(a) = as_u64(lhs) else { return false };
                 match rhs {

@@ -177,20 +177,31 @@ impl RulesFile {
         })
     }
 
-    /// Expands paths as Falco does: a directory contributes its regular files, sorted by
-    /// name; a file is itself. Order is kept.
+    /// Expands paths as Falco does (`read_rules_file_directory`): a directory contributes
+    /// its regular files sorted by name, a file is itself; in both cases only names ending
+    /// in `.yaml` or `.yml` are kept (Falco silently ignores the others). Order is kept.
     pub fn expand_paths(paths: &[&Path]) -> std::io::Result<Vec<std::path::PathBuf>> {
+        let is_yaml = |p: &Path| {
+            let s = p.to_string_lossy();
+            s.ends_with(".yaml") || s.ends_with(".yml")
+        };
         let mut out = Vec::new();
         for p in paths {
             if p.is_dir() {
-                let mut entries: Vec<std::path::PathBuf> = std::fs::read_dir(p)?
+                let mut entries: Vec<String> = std::fs::read_dir(p)?
                     .filter_map(Result::ok)
                     .map(|e| e.path())
                     .filter(|e| e.is_file())
+                    .map(|e| e.to_string_lossy().into_owned())
                     .collect();
                 entries.sort();
-                out.extend(entries);
-            } else {
+                out.extend(
+                    entries
+                        .into_iter()
+                        .map(std::path::PathBuf::from)
+                        .filter(|e| is_yaml(e)),
+                );
+            } else if is_yaml(p) {
                 out.push(p.to_path_buf());
             }
         }

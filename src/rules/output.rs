@@ -244,6 +244,7 @@ fn lossy(b: &[u8]) -> Cow<'_, str> {
 fn value_text(ex: &Extractor, v: &FieldValue<'_>) -> String {
     match v {
         FieldValue::Str(s) => lossy(s).into_owned(),
+        FieldValue::DecStr(n) => n.to_string(),
         FieldValue::StrList(items) => {
             let mut s = String::from("(");
             for (i, it) in items.iter().enumerate() {
@@ -276,7 +277,7 @@ fn value_text(ex: &Extractor, v: &FieldValue<'_>) -> String {
 fn print_format(ex: &Extractor) -> PrintFormat {
     match ex.field.source {
         Source::Generic(_, p) => p,
-        Source::Table(_) => PrintFormat::Na,
+        Source::Table(_) | Source::RawTimeText => PrintFormat::Na,
     }
 }
 
@@ -308,6 +309,7 @@ fn json_value(ex: &Extractor, v: &FieldValue<'_>, ts: u64) -> OutputValue {
     }
     match v {
         FieldValue::Str(s) => OutputValue::Str(lossy(s).into_owned()),
+        FieldValue::DecStr(n) => OutputValue::Str(n.to_string()),
         FieldValue::StrList(items) => {
             OutputValue::List(items.iter().map(|i| lossy(i).into_owned()).collect())
         }

@@ -742,3 +742,37 @@ fn evaluator_reuses_its_cache_across_events() {
     assert_eq!(out.len(), 3);
     assert!(ev.cache.capacity() >= engine.slots);
 }
+
+#[test]
+fn rules_paths_expand_like_falco() {
+    let dir = std::env::temp_dir().join(format!("eksaudit-rules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["b.yaml", "a.yml", "c.txt"] {
+        std::fs::write(dir.join(f), "[]").unwrap();
+    }
+    let got = RulesFile::expand_paths(&[&dir, Path::new("x.json"), Path::new("y.yaml")]).unwrap();
+    let names: Vec<String> = got
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["a.yml", "b.yaml", "y.yaml"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn json_rawtime_is_a_decimal_string() {
+    let ts = TS.to_string();
+    assert!(matches("jevt.rawtime exists"));
+    assert!(matches(&format!("jevt.rawtime = {ts}")));
+    assert!(matches("json.rawtime startswith 1704"));
+    assert!(!matches("jevt.rawtime = 0"));
+    assert!(matches(&format!("jevt.rawtime in (1, {ts})")));
+    assert!(matches("len(jevt.rawtime) = 19"));
+    let yaml = "- rule: T\n  desc: d\n  condition: jevt.rawtime exists\n  output: t=%jevt.rawtime\n  priority: DEBUG\n  source: k8s_audit\n";
+    let a = &alerts_with(yaml, EVENT, &options_all())[0];
+    assert!(a.output.ends_with(&format!("t={ts}")));
+    assert_eq!(
+        a.output_fields.get("jevt.rawtime"),
+        Some(&OutputValue::Str(ts))
+    );
+}

@@ -64,7 +64,7 @@ impl Transformer {
 
     /// Applies the transformer; `None` when it fails.
     pub fn apply<'a>(self, v: FieldValue<'a>) -> Option<FieldValue<'a>> {
-        match (self, v) {
+        match (self, v.materialize()) {
             (Transformer::Len, FieldValue::StrList(items)) => {
                 Some(FieldValue::Num(items.len() as u64))
             }
