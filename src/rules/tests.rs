@@ -776,3 +776,26 @@ fn json_rawtime_is_a_decimal_string() {
         Some(&OutputValue::Str(ts))
     );
 }
+
+#[test]
+fn engine_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Engine>();
+    fn assert_send<T: Send>() {}
+    assert_send::<Evaluator<'static>>();
+}
+
+#[test]
+fn verbose_report_matches_falco_layout() {
+    let files = [RulesFile::new(
+        "r.yaml",
+        "- macro: m\n  condition: ka.verb = x\n- rule: R\n  desc: d\n  condition: nope\n  output: o\n  priority: INFO\n  source: k8s_audit\n",
+    )];
+    let r = validate(&files, &EngineOptions::default());
+    // Falco adds the parser position to the rule's mark (not the condition's) for macro
+    // errors, and cuts the snippet from the condition text at that sum: kept as is.
+    assert_eq!(
+        r.verbose(&files),
+        "r.yaml: Invalid\n1 Errors:\nIn rules content: (r.yaml:0:0)\n    rule 'R': (r.yaml:2:2)\n    condition expression: (\"nope\":3:3)\n------\nnope\n   ^\n------\nLOAD_ERR_VALIDATE (Error validating rule/macro/list/exception objects): Undefined macro 'nope' used in filter.\n"
+    );
+}
