@@ -20,12 +20,24 @@ use crate::json::{Json, Kind, push_escaped};
 pub struct AuditEvent {
     payload: Vec<u8>,
     time_ns: u64,
+    /// Built while decoding, so extraction never scans the top level again.
+    index: TopIndex,
 }
 
 impl AuditEvent {
     /// Builds an event from compact, validated JSON and its time in ns since the epoch.
     pub fn new(payload: Vec<u8>, time_ns: u64) -> Self {
-        Self { payload, time_ns }
+        let index = TopIndex::build(&payload);
+        Self::with_index(payload, time_ns, index)
+    }
+
+    /// Builds an event whose top-level index is already known.
+    pub fn with_index(payload: Vec<u8>, time_ns: u64, index: TopIndex) -> Self {
+        Self {
+            payload,
+            time_ns,
+            index,
+        }
     }
 
     /// The compact JSON payload.
@@ -40,7 +52,7 @@ impl AuditEvent {
 
     /// A navigable view for field extraction.
     pub fn view(&self) -> EventView<'_> {
-        EventView::new(&self.payload, self.time_ns)
+        EventView::with_index(&self.payload, self.index, self.time_ns)
     }
 
     /// Consumes the event, returning the payload.
@@ -107,21 +119,27 @@ fn offset_in(outer: &[u8], inner: &[u8]) -> usize {
 
 /// Adds the [`SourceMeta`] annotations that the event does not already carry.
 ///
-/// `payload` must be a compact, validated JSON object. Borrowed when nothing is added
-/// (no metadata, every key already present, or an `annotations` member that is not an
-/// object and so cannot take keys).
-pub fn annotate<'a>(payload: &'a [u8], meta: &SourceMeta) -> Cow<'a, [u8]> {
-    let root = Json::new(payload);
-    if root.kind() != Kind::Object {
-        return Cow::Borrowed(payload);
+/// `payload` must be a compact, validated JSON object and `index` its [`TopIndex`]; the
+/// index of the result comes back with it. Borrowed when nothing is added (no metadata,
+/// every key already present, or an `annotations` member that is not an object and so
+/// cannot take keys).
+pub fn annotate<'a>(
+    payload: &'a [u8],
+    index: TopIndex,
+    meta: &SourceMeta,
+) -> (Cow<'a, [u8]>, TopIndex) {
+    let unchanged = (Cow::Borrowed(payload), index);
+    let view = EventView::with_index(payload, index, 0);
+    if view.root().kind() != Kind::Object {
+        return unchanged;
     }
-    let existing = root.get("annotations");
+    let existing = view.top(Top::Annotations);
     let missing: Vec<(&str, &str)> = meta
         .annotations()
         .filter(|(k, _)| existing.is_none_or(|a| a.get(k).is_none()))
         .collect();
     if missing.is_empty() || existing.is_some_and(|a| a.kind() != Kind::Object) {
-        return Cow::Borrowed(payload);
+        return unchanged;
     }
     let mut members = Vec::new();
     for (i, (k, v)) in missing.iter().enumerate() {
@@ -133,24 +151,32 @@ pub fn annotate<'a>(payload: &'a [u8], meta: &SourceMeta) -> Cow<'a, [u8]> {
         push_escaped(&mut members, v.as_bytes());
     }
     // Insert just before the closing brace of `annotations`, or add the member at the end.
-    let (container, insert) = match existing {
-        Some(a) => (a.raw(), members),
-        None => {
-            let mut m = b"\"annotations\":{".to_vec();
-            m.extend_from_slice(&members);
-            m.push(b'}');
-            (payload, m)
-        }
-    };
+    let container = existing.map_or(payload, |a| a.raw());
     let close = offset_in(payload, container) + container.len() - 1;
-    let mut out = Vec::with_capacity(payload.len() + insert.len() + 1);
+    let mut out = Vec::with_capacity(payload.len() + members.len() + 20);
     out.extend_from_slice(&payload[..close]);
     if container.len() > 2 {
         out.push(b',');
     }
-    out.extend_from_slice(&insert);
+    let value_start;
+    if existing.is_some() {
+        out.extend_from_slice(&members);
+        value_start = None;
+    } else {
+        out.extend_from_slice(b"\"annotations\":");
+        value_start = Some(out.len());
+        out.push(b'{');
+        out.extend_from_slice(&members);
+        out.push(b'}');
+    }
+    let inserted = out.len() - close;
     out.extend_from_slice(&payload[close..]);
-    Cow::Owned(out)
+    let mut index = index.shifted(close, inserted);
+    if let Some(start) = value_start {
+        index.spans[Top::Annotations as usize] =
+            Some((start as u32, (out.len() - 1 - start) as u32));
+    }
+    (Cow::Owned(out), index)
 }
 
 /// Top-level members of an audit event that fields read, indexed once per event.
@@ -170,10 +196,13 @@ pub enum Top {
     ResponseStatus,
     UserAgent,
     SourceIps,
+    Kind,
+    ApiVersion,
+    StageTimestamp,
 }
 
 impl Top {
-    const ALL: [(Top, &'static str); 13] = [
+    const ALL: [(Top, &'static str); 16] = [
         (Top::AuditId, "auditID"),
         (Top::Stage, "stage"),
         (Top::Verb, "verb"),
@@ -187,6 +216,9 @@ impl Top {
         (Top::ResponseStatus, "responseStatus"),
         (Top::UserAgent, "userAgent"),
         (Top::SourceIps, "sourceIPs"),
+        (Top::Kind, "kind"),
+        (Top::ApiVersion, "apiVersion"),
+        (Top::StageTimestamp, "stageTimestamp"),
     ];
 
     /// The JSON member name.
@@ -208,10 +240,41 @@ impl Top {
 /// separate extraction calls Falco makes for one event.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TopIndex {
-    spans: [Option<(u32, u32)>; 13],
+    spans: [Option<(u32, u32)>; 16],
 }
 
 impl TopIndex {
+    /// The index after `len` bytes were inserted at `at`: members after it move, the
+    /// member that contains it grows.
+    fn shifted(mut self, at: usize, len: usize) -> Self {
+        for (start, span_len) in self.spans.iter_mut().flatten() {
+            let (s, l) = (*start as usize, *span_len as usize);
+            if s >= at {
+                *start = (s + len) as u32;
+            } else if s + l > at {
+                *span_len = (l + len) as u32;
+            }
+        }
+        self
+    }
+
+    /// The index of a payload whose root members were recorded while validating it
+    /// ([`crate::json::compact_members`]), so no second pass is needed.
+    pub fn from_members(payload: &[u8], members: &[crate::json::Member]) -> Self {
+        let mut index = TopIndex::default();
+        for m in members {
+            let raw_key = &payload[m.key.0 as usize..m.key.1 as usize];
+            let key = crate::json::unescape(raw_key);
+            if let Some(top) = Top::from_key(&key) {
+                let slot = &mut index.spans[top as usize];
+                if slot.is_none() {
+                    *slot = Some((m.value.0, m.value.1 - m.value.0));
+                }
+            }
+        }
+        index
+    }
+
     /// Indexes the top-level members of a compact, validated payload in one pass.
     pub fn build(payload: &[u8]) -> Self {
         let mut index = TopIndex::default();
@@ -230,11 +293,42 @@ impl TopIndex {
 }
 
 /// A read-only view of one event for field extraction.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct EventView<'a> {
     payload: &'a [u8],
     index: TopIndex,
     time_ns: u64,
+    /// `requestObject` members, indexed on first use: many fields read one of them, and
+    /// looking for an absent one (`data` on a pod) means scanning the whole object.
+    request: std::cell::OnceCell<Option<[Option<Json<'a>>; REQUEST_KEYS.len()]>>,
+    /// `requestObject.spec` members, indexed on first use: pod and service fields all
+    /// start there.
+    spec: std::cell::OnceCell<Option<SpecIndex<'a>>>,
+}
+
+/// Members of `requestObject` that fields read.
+const REQUEST_KEYS: [&str; 5] = ["spec", "data", "rules", "subjects", "roleRef"];
+
+/// Members of `requestObject.spec` that fields read.
+const SPEC_KEYS: [&str; 13] = [
+    "containers",
+    "initContainers",
+    "ephemeralContainers",
+    "volumes",
+    "securityContext",
+    "hostNetwork",
+    "hostPID",
+    "hostIPC",
+    "type",
+    "ports",
+    "runAsUser",
+    "runAsGroup",
+    "tls",
+];
+
+#[derive(Debug, Clone)]
+struct SpecIndex<'a> {
+    members: [Option<Json<'a>>; SPEC_KEYS.len()],
 }
 
 impl<'a> EventView<'a> {
@@ -249,7 +343,73 @@ impl<'a> EventView<'a> {
             payload,
             index,
             time_ns,
+            request: std::cell::OnceCell::new(),
+            spec: std::cell::OnceCell::new(),
         }
+    }
+
+    /// `requestObject.<key>` from the per-event index: `None` when the index cannot
+    /// answer (not an indexed key, or `requestObject` not an object), `Some(None)` when
+    /// the member is absent.
+    pub fn request_member(&self, key: &str) -> Option<Option<Json<'a>>> {
+        let slot = REQUEST_KEYS.iter().position(|k| *k == key)?;
+        let members = self.request.get_or_init(|| {
+            let request = self
+                .top(Top::RequestObject)
+                .filter(|r| r.kind() == Kind::Object)?;
+            Some(request.pick(REQUEST_KEYS))
+        });
+        Some(members.as_ref()?[slot])
+    }
+
+    /// The spec index, when `requestObject` and its `spec` are objects (only then is a
+    /// member lookup the same as fastjson's walk, which indexes arrays by number).
+    fn spec_index(&self) -> Option<&SpecIndex<'a>> {
+        self.spec
+            .get_or_init(|| {
+                let spec = self.request_member("spec")??;
+                if spec.kind() != Kind::Object {
+                    return None;
+                }
+                Some(SpecIndex {
+                    members: spec.pick(SPEC_KEYS),
+                })
+            })
+            .as_ref()
+    }
+
+    /// `requestObject.spec.<key>` from the per-event index: `None` when the index cannot
+    /// answer (not an indexed key, or `requestObject`/`spec` not objects), `Some(None)`
+    /// when the member is absent.
+    pub fn spec_member(&self, key: &str) -> Option<Option<Json<'a>>> {
+        let slot = SPEC_KEYS.iter().position(|k| *k == key)?;
+        Some(self.spec_index()?.members[slot])
+    }
+
+    /// Go fastjson's `Get(path...)` from the root: object members by name, array
+    /// elements by decimal index. Paths into `requestObject.spec` are answered from a
+    /// per-event index.
+    pub fn lookup(&self, path: &[&[u8]]) -> Option<Json<'a>> {
+        if let [b"requestObject", b"spec", key, rest @ ..] = path
+            && let Some(spec) = self.spec_index()
+            && let Some(slot) = SPEC_KEYS.iter().position(|k| k.as_bytes() == *key)
+        {
+            return rest
+                .iter()
+                .try_fold(spec.members[slot]?, |v, k| v.get_go(k));
+        }
+        if let [b"requestObject", key, rest @ ..] = path
+            && let Ok(key) = std::str::from_utf8(key)
+            && let Some(member) = self.request_member(key)
+        {
+            return rest.iter().try_fold(member?, |v, k| v.get_go(k));
+        }
+        let (first, rest) = path.split_first()?;
+        let first = match std::str::from_utf8(first) {
+            Ok(key) => self.get(key)?,
+            Err(_) => self.root().get_go(first)?,
+        };
+        rest.iter().try_fold(first, |v, k| v.get_go(k))
     }
 
     /// The whole payload as JSON.
@@ -297,8 +457,18 @@ mod tests {
         }
     }
 
+    fn annotate_plain<'a>(payload: &'a [u8], meta: &SourceMeta) -> Cow<'a, [u8]> {
+        let (out, index) = annotate(payload, TopIndex::build(payload), meta);
+        assert_eq!(
+            index,
+            TopIndex::build(&out),
+            "the shifted index matches a fresh one"
+        );
+        out
+    }
+
     fn annotated(payload: &str) -> serde_json::Value {
-        let out = annotate(payload.as_bytes(), &meta());
+        let out = annotate_plain(payload.as_bytes(), &meta());
         crate::json::compact(&out).expect("annotated payload stays valid compact JSON");
         serde_json::from_slice(&out).unwrap()
     }
@@ -331,23 +501,33 @@ mod tests {
         assert_eq!(v["annotations"]["a"], "b");
         assert_eq!(v["annotations"]["eksaudit/cluster"], "prod");
         let v = annotated(r#"{"annotations":{},"auditID":"a"}"#);
+        let v2 = annotated(
+            r#"{"verb":"x","annotations":{"k":"v"},"requestObject":{"a":[1]},"auditID":"a"}"#,
+        );
+        assert_eq!(v2["requestObject"]["a"][0], 1);
         assert_eq!(v["annotations"]["cluster_name"], "prod");
     }
 
     #[test]
     fn leaves_non_object_annotations_alone() {
         let p = br#"{"annotations":null,"auditID":"a"}"#;
-        assert!(matches!(annotate(p, &meta()), Cow::Borrowed(_)));
-        assert!(matches!(
-            annotate(br#"{"a":1}"#, &SourceMeta::default()),
-            Cow::Borrowed(_)
-        ));
+        assert!(matches!(annotate_plain(p, &meta()), Cow::Borrowed(_)));
+        let plain = annotate_plain(br#"{"a":1}"#, &SourceMeta::default());
+        assert!(matches!(plain, Cow::Borrowed(_)));
     }
 
     #[test]
     fn key_order_of_the_event_is_kept() {
-        let out = annotate(br#"{"kind":"Event","auditID":"a"}"#, &meta());
+        let out = annotate_plain(br#"{"kind":"Event","auditID":"a"}"#, &meta());
         assert!(out.starts_with(br#"{"kind":"Event","auditID":"a","annotations":{"#));
+    }
+
+    #[test]
+    fn index_from_recorded_members_equals_a_built_one() {
+        let p = br#"{"verb":"get","verb":"list","user":{"username":"u"},"annotations":{},"stageTimestamp":"x"}"#;
+        let mut members = Vec::new();
+        crate::json::compact_members(p, &mut members).unwrap();
+        assert_eq!(TopIndex::from_members(p, &members), TopIndex::build(p));
     }
 
     #[test]

@@ -1,1 +1,9 @@
-fn main() {}
+//! The `eksaudit` command: see `eksaudit --help`.
+
+use std::process::ExitCode;
+
+mod cli;
+
+fn main() -> ExitCode {
+    cli::main()
+}

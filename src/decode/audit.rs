@@ -2,7 +2,7 @@
 
 use super::time::parse_rfc3339_nanos;
 use super::{DecodeErrorKind, Decoder, Location};
-use crate::event::{AuditEvent, SourceMeta, annotate};
+use crate::event::{AuditEvent, EventView, SourceMeta, Top, TopIndex, annotate};
 use crate::json::{Json, Kind};
 
 /// The message Falco's k8saudit plugin gives for JSON that is not audit data; kept word
@@ -13,28 +13,40 @@ pub(super) const NOT_RECOGNIZED: &str = "data not recognized as a k8s audit even
 const API_VERSIONS: [&[u8]; 2] = [b"audit.k8s.io/v1", b"audit.k8s.io/v1beta1"];
 
 /// Decodes an audit payload: an `Event`, an `EventList`, or an array of either.
+/// `index` is the root object's top-level index when validation already recorded it.
 pub(super) fn payload(
     decoder: &mut Decoder,
     value: Json<'_>,
+    index: Option<TopIndex>,
     meta: &SourceMeta,
     location: &Location,
 ) {
     match value.kind() {
         Kind::Array => {
             for (i, element) in value.elements().enumerate() {
-                payload(decoder, element, meta, &location.with_item(i));
+                payload(decoder, element, None, meta, &location.with_item(i));
             }
         }
-        Kind::Object => object(decoder, value, meta, location),
+        Kind::Object => object(decoder, value, index, meta, location),
         _ => not_recognized(decoder, value, location, ""),
     }
 }
 
-fn object(decoder: &mut Decoder, value: Json<'_>, meta: &SourceMeta, location: &Location) {
-    let kind = value.get("kind").and_then(Json::str);
+fn object(
+    decoder: &mut Decoder,
+    value: Json<'_>,
+    index: Option<TopIndex>,
+    meta: &SourceMeta,
+    location: &Location,
+) {
+    // One pass over the top level serves the framing checks and, for an Event, the
+    // event itself (its time, its auditID, its annotations, and later its fields).
+    let index = index.unwrap_or_else(|| TopIndex::build(value.raw()));
+    let view = EventView::with_index(value.raw(), index, 0);
+    let kind = view.top(Top::Kind).and_then(Json::str);
     if let Some(kind) = &kind
         && matches!(&kind[..], b"Event" | b"EventList")
-        && let Some(version) = value.get("apiVersion")
+        && let Some(version) = view.top(Top::ApiVersion)
         && !version
             .str()
             .is_some_and(|v| API_VERSIONS.contains(&&v[..]))
@@ -43,11 +55,12 @@ fn object(decoder: &mut Decoder, value: Json<'_>, meta: &SourceMeta, location: &
         return not_recognized(decoder, value, location, &detail);
     }
     match kind.as_deref() {
-        Some(b"Event") => single(decoder, value, meta, location.clone()),
+        Some(b"Event") => single(decoder, value, index, meta, location.clone()),
         Some(b"EventList") => match value.get("items") {
             Some(items) if items.kind() == Kind::Array => {
                 for (i, item) in items.elements().enumerate() {
-                    single(decoder, item, meta, location.with_item(i));
+                    let index = TopIndex::build(item.raw());
+                    single(decoder, item, index, meta, location.with_item(i));
                 }
             }
             _ => not_recognized(decoder, value, location, " (EventList without items)"),
@@ -72,13 +85,24 @@ fn audit_id(value: Json<'_>) -> Option<String> {
 }
 
 /// One event: its time from `stageTimestamp`, its payload annotated and size-checked.
-fn single(decoder: &mut Decoder, value: Json<'_>, meta: &SourceMeta, location: Location) {
-    let Some(stamp) = value.get("stageTimestamp") else {
+fn single(
+    decoder: &mut Decoder,
+    value: Json<'_>,
+    index: TopIndex,
+    meta: &SourceMeta,
+    location: Location,
+) {
+    let view = EventView::with_index(value.raw(), index, 0);
+    let audit_id = || {
+        view.top(Top::AuditId)
+            .map(|id| String::from_utf8_lossy(&id.text()).into_owned())
+    };
+    let Some(stamp) = view.top(Top::StageTimestamp) else {
         let detail = "can't read stageTimestamp".to_string();
         return decoder.error(
             DecodeErrorKind::MissingTimestamp,
             location,
-            audit_id(value),
+            audit_id(),
             detail,
         );
     };
@@ -93,27 +117,20 @@ fn single(decoder: &mut Decoder, value: Json<'_>, meta: &SourceMeta, location: L
         Ok(ns) => ns,
         Err(e) => {
             let detail = format!("bad stageTimestamp: {e}");
-            return decoder.error(
-                DecodeErrorKind::BadTimestamp,
-                location,
-                audit_id(value),
-                detail,
-            );
+            return decoder.error(DecodeErrorKind::BadTimestamp, location, audit_id(), detail);
         }
     };
-    let payload = annotate(value.raw(), meta);
+    let (payload, index) = annotate(value.raw(), index, meta);
     let limit = decoder.options().max_event_size;
     if payload.len() > limit {
         let detail = format!(
             "event larger than max_event_size: size={} (max_event_size={limit})",
             payload.len()
         );
-        return decoder.error(
-            DecodeErrorKind::EventTooLarge,
-            location,
-            audit_id(value),
-            detail,
-        );
+        return decoder.error(DecodeErrorKind::EventTooLarge, location, audit_id(), detail);
     }
-    decoder.event(AuditEvent::new(payload.into_owned(), time_ns), location);
+    decoder.event(
+        AuditEvent::with_index(payload.into_owned(), time_ns, index),
+        location,
+    );
 }

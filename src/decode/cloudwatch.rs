@@ -5,8 +5,8 @@ use std::borrow::Cow;
 use memchr::memmem;
 
 use super::{DecodeErrorKind, Decoder, Location, audit};
-use crate::event::SourceMeta;
-use crate::json::{Json, Kind, compact};
+use crate::event::{SourceMeta, TopIndex};
+use crate::json::{Json, Kind, compact_members};
 
 /// The suffix CloudWatch puts on a message it cut short.
 const TRUNCATED_SUFFIX: &[u8] = b"[Truncated...]";
@@ -40,20 +40,149 @@ pub(super) fn recover_audit_id(text: &[u8]) -> Option<String> {
     (!id.is_empty() && id.len() <= 128).then(|| String::from_utf8_lossy(id).into_owned())
 }
 
-fn string<'a>(doc: Json<'a>, key: &str) -> Option<Cow<'a, [u8]>> {
-    doc.get(key).and_then(Json::str)
+/// What an envelope says about its log events, however it was parsed.
+struct Header {
+    /// `None` when `messageType` is missing or not a string (shown as `raw`).
+    message_type: Option<String>,
+    message_type_raw: String,
+    log_group: Option<String>,
+    log_stream: Option<String>,
+    owner: Option<String>,
 }
 
-fn owned_string(doc: Json<'_>, key: &str) -> Option<String> {
-    string(doc, key).map(|s| String::from_utf8_lossy(&s).into_owned())
-}
-
-/// Decodes a subscription envelope: every log event's message as an audit payload.
+/// Decodes a subscription envelope with our navigator: exact fastjson semantics for
+/// anything the typed fast path refused (duplicate keys, odd escapes, wrong types).
 pub(super) fn envelope(decoder: &mut Decoder, doc: Json<'_>, location: &Location) {
-    let message_type = string(doc, "messageType");
-    match message_type.as_deref() {
-        Some(b"DATA_MESSAGE") => {}
-        Some(b"CONTROL_MESSAGE") => {
+    let [message_type, log_events, log_group, log_stream, owner] =
+        doc.pick(["messageType", "logEvents", "logGroup", "logStream", "owner"]);
+    let text = |v: Option<Json<'_>>| {
+        v.and_then(Json::str)
+            .map(|s| String::from_utf8_lossy(&s).into_owned())
+    };
+    let header = Header {
+        message_type: text(message_type),
+        message_type_raw: message_type.map_or("(none)".into(), |m| {
+            String::from_utf8_lossy(m.raw()).into_owned()
+        }),
+        log_group: text(log_group),
+        log_stream: text(log_stream),
+        owner: text(owner),
+    };
+    let log_events = log_events.filter(|e| e.kind() == Kind::Array);
+    let events = log_events
+        .into_iter()
+        .flat_map(|array| array.elements())
+        .map(|log_event| {
+            let [id, message] = log_event.pick(["id", "message"]);
+            let id = id
+                .map(|id| String::from_utf8_lossy(&id.text()).into_owned())
+                .unwrap_or_default();
+            (id, message.and_then(Json::str))
+        });
+    deliver(decoder, header, log_events.is_some(), events, location);
+}
+
+/// The typed fast path: a subscription envelope as CloudWatch writes it.
+#[derive(serde::Deserialize)]
+struct TypedEnvelope<'a> {
+    #[serde(rename = "messageType", borrow)]
+    message_type: Cow<'a, str>,
+    #[serde(default, borrow)]
+    owner: Option<Cow<'a, str>>,
+    #[serde(rename = "logGroup", default, borrow)]
+    log_group: Option<Cow<'a, str>>,
+    #[serde(rename = "logStream", default, borrow)]
+    log_stream: Option<Cow<'a, str>>,
+    #[serde(rename = "logEvents", borrow)]
+    log_events: Vec<TypedLogEvent<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct TypedLogEvent<'a> {
+    #[serde(default, borrow)]
+    id: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow)]
+    message: Cow<'a, str>,
+}
+
+/// Whether a document starts like a CloudWatch envelope (worth the typed fast path).
+pub(super) fn looks_like_envelope(document: &[u8]) -> bool {
+    let head = document.trim_ascii_start();
+    head.starts_with(br#"{"messageType""#) || head.starts_with(br#"{"logEvents""#)
+}
+
+/// How the fast path went on a buffer that starts with an envelope.
+pub(super) enum Prefix {
+    /// The envelope was decoded; it took this many bytes.
+    Consumed(usize),
+    /// The buffer ends inside the envelope.
+    Incomplete,
+    /// serde refused it: leave it to the exact path.
+    Refused,
+}
+
+/// Decodes the envelope at the start of `buffer` in one serde pass (framing, validation
+/// and unescaping of every message at once).
+pub(super) fn typed_envelope_prefix(
+    decoder: &mut Decoder,
+    buffer: &[u8],
+    location: &Location,
+) -> Prefix {
+    let mut stream = serde_json::Deserializer::from_slice(buffer).into_iter::<TypedEnvelope<'_>>();
+    match stream.next() {
+        Some(Ok(envelope)) => {
+            let consumed = stream.byte_offset();
+            decode_typed(decoder, envelope, location);
+            Prefix::Consumed(consumed)
+        }
+        Some(Err(e)) if e.is_eof() => Prefix::Incomplete,
+        _ => Prefix::Refused,
+    }
+}
+
+/// Decodes an envelope in one serde pass. Returns false, having done nothing, when serde
+/// refuses the document: the caller then takes the exact path, which reports problems
+/// precisely.
+pub(super) fn typed_envelope(decoder: &mut Decoder, document: &[u8], location: &Location) -> bool {
+    let Ok(envelope) = serde_json::from_slice::<TypedEnvelope<'_>>(document) else {
+        return false;
+    };
+    decode_typed(decoder, envelope, location);
+    true
+}
+
+fn decode_typed(decoder: &mut Decoder, envelope: TypedEnvelope<'_>, location: &Location) {
+    let header = Header {
+        message_type_raw: format!("{:?}", envelope.message_type),
+        message_type: Some(envelope.message_type.into_owned()),
+        log_group: envelope.log_group.map(Cow::into_owned),
+        log_stream: envelope.log_stream.map(Cow::into_owned),
+        owner: envelope.owner.map(Cow::into_owned),
+    };
+    let events = envelope.log_events.into_iter().map(|e| {
+        let id =
+            e.id.map(|raw| raw.get().trim_matches('"').to_string())
+                .unwrap_or_default();
+        let message = match e.message {
+            Cow::Borrowed(m) => Cow::Borrowed(m.as_bytes()),
+            Cow::Owned(m) => Cow::Owned(m.into_bytes()),
+        };
+        (id, Some(message))
+    });
+    deliver(decoder, header, true, events, location);
+}
+
+/// Decodes the log events of an envelope once its header is known.
+fn deliver<'m>(
+    decoder: &mut Decoder,
+    header: Header,
+    has_log_events: bool,
+    events: impl Iterator<Item = (String, Option<Cow<'m, [u8]>>)>,
+    location: &Location,
+) {
+    match header.message_type.as_deref() {
+        Some("DATA_MESSAGE") => {}
+        Some("CONTROL_MESSAGE") => {
             decoder.stats.control_messages += 1;
             tracing::debug!(%location, "Skipped a CloudWatch CONTROL_MESSAGE.");
             return;
@@ -61,43 +190,35 @@ pub(super) fn envelope(decoder: &mut Decoder, doc: Json<'_>, location: &Location
         _ => {
             let detail = format!(
                 "CloudWatch envelope with unknown messageType {}",
-                doc.get("messageType")
-                    .map_or("(not a string)".into(), |m| String::from_utf8_lossy(
-                        m.raw()
-                    ))
+                header.message_type_raw
             );
             return decoder.error(DecodeErrorKind::BadEnvelope, location.clone(), None, detail);
         }
     }
-    let Some(log_events) = doc.get("logEvents").filter(|e| e.kind() == Kind::Array) else {
+    if !has_log_events {
         let detail = "CloudWatch envelope without a logEvents array".to_string();
         return decoder.error(DecodeErrorKind::BadEnvelope, location.clone(), None, detail);
-    };
-    let log_group = owned_string(doc, "logGroup");
-    let log_stream = owned_string(doc, "logStream");
-    if let Some(stream) = &log_stream
+    }
+    if let Some(stream) = &header.log_stream
         && !stream.starts_with(AUDIT_STREAM_PREFIX)
     {
-        skip_non_audit_stream(decoder, stream, log_events.elements().count() as u64);
+        skip_non_audit_stream(decoder, stream, events.count() as u64);
         return;
     }
     let meta = SourceMeta {
-        cluster: log_group
+        cluster: header
+            .log_group
             .as_deref()
             .and_then(SourceMeta::cluster_from_log_group)
             .map(str::to_string),
-        account: owned_string(doc, "owner"),
+        account: header.owner,
         region: decoder.options().region.clone(),
-        log_group,
-        log_stream,
+        log_group: header.log_group,
+        log_stream: header.log_stream,
     };
-    for (i, log_event) in log_events.elements().enumerate() {
-        let id = log_event
-            .get("id")
-            .map(|id| String::from_utf8_lossy(&id.text()).into_owned())
-            .unwrap_or_default();
+    for (i, (id, message)) in events.enumerate() {
         let at = location.with_log_event(i, id);
-        match string(log_event, "message") {
+        match message {
             Some(message) => self::message(decoder, &message, &meta, &at),
             None => {
                 let detail = "CloudWatch log event without a string message".to_string();
@@ -124,8 +245,13 @@ fn message(decoder: &mut Decoder, text: &[u8], meta: &SourceMeta, location: &Loc
     if is_truncated(text) {
         return decoder.truncated(location.clone(), text);
     }
-    match compact(text) {
-        Ok(json) => audit::payload(decoder, Json::new(&json), meta, location),
+    let mut members = std::mem::take(&mut decoder.members);
+    let result = compact_members(text, &mut members);
+    match result {
+        Ok(json) => {
+            let index = (!members.is_empty()).then(|| TopIndex::from_members(&json, &members));
+            audit::payload(decoder, Json::new(&json), index, meta, location);
+        }
         Err(e) => decoder.error(
             DecodeErrorKind::InvalidJson,
             location.clone(),
@@ -133,4 +259,5 @@ fn message(decoder: &mut Decoder, text: &[u8], meta: &SourceMeta, location: &Loc
             e.to_string(),
         ),
     }
+    decoder.members = members;
 }

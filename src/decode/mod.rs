@@ -287,6 +287,8 @@ pub struct Decoder {
     queue: VecDeque<Result<Decoded, DecodeError>>,
     /// Non-audit log streams already reported (reported once each, bounded).
     reported_streams: Vec<String>,
+    /// Reused buffer for the root members recorded while validating a message.
+    members: Vec<crate::json::Member>,
 }
 
 impl Decoder {
@@ -297,6 +299,7 @@ impl Decoder {
             stats: DecodeStats::default(),
             queue: VecDeque::new(),
             reported_streams: Vec::new(),
+            members: Vec::new(),
         }
     }
 
@@ -317,16 +320,41 @@ impl Decoder {
 
     /// Decodes one framed document (valid JSON, maybe with whitespace).
     pub fn push_document(&mut self, bytes: &[u8], location: Location) {
+        if cloudwatch::looks_like_envelope(bytes)
+            && cloudwatch::typed_envelope(self, bytes, &location)
+        {
+            return;
+        }
         match crate::json::compact(bytes) {
             Ok(compact) => self.document(&compact, location),
             Err(e) => self.error(DecodeErrorKind::InvalidJson, location, None, e.to_string()),
         }
     }
 
+    /// Decodes a document the framer already validated (no second validation pass).
+    fn push_valid_document(&mut self, bytes: &[u8], whitespace: bool, location: Location) {
+        if cloudwatch::looks_like_envelope(bytes)
+            && cloudwatch::typed_envelope(self, bytes, &location)
+        {
+            return;
+        }
+        if whitespace {
+            let mut compact = Vec::with_capacity(bytes.len());
+            crate::json::compact_into(bytes, &mut compact);
+            self.document(&compact, location);
+        } else {
+            self.document(bytes, location);
+        }
+    }
+
     /// Decodes one frame from a [`DocumentReader`].
     pub fn push_frame(&mut self, frame: Frame<'_>, input: &Location) {
         match frame {
-            Frame::Document { bytes, line, .. } => self.push_document(bytes, input.at_line(line)),
+            Frame::Document {
+                bytes,
+                whitespace,
+                line,
+            } => self.push_valid_document(bytes, whitespace, input.at_line(line)),
             Frame::Invalid {
                 error,
                 line,
@@ -391,7 +419,13 @@ impl Decoder {
         if cloudwatch::is_envelope(doc) {
             cloudwatch::envelope(self, doc, &location);
         } else {
-            audit::payload(self, doc, &crate::event::SourceMeta::default(), &location);
+            audit::payload(
+                self,
+                doc,
+                None,
+                &crate::event::SourceMeta::default(),
+                &location,
+            );
         }
     }
 
@@ -577,6 +611,17 @@ impl<'a> InputDecoder<'a> {
         let Some(input) = self.current.as_mut() else {
             return self.open_next();
         };
+        match Self::envelope_fast_path(&mut self.decoder, input) {
+            Ok(true) => return true,
+            Ok(false) => {}
+            Err(e) => {
+                let location = input.location.at_line(input.reader.line());
+                let gzip = input.gzip;
+                self.decoder.push_io_error(&e, location, gzip);
+                self.finish_current();
+                return true;
+            }
+        }
         match input.reader.next_frame() {
             Ok(Some(frame)) => {
                 self.decoder.push_frame(frame, &input.location);
@@ -592,6 +637,34 @@ impl<'a> InputDecoder<'a> {
                 self.decoder.push_io_error(&e, location, gzip);
                 self.finish_current();
                 true
+            }
+        }
+    }
+
+    /// CloudWatch envelopes are framed, validated and parsed by serde in one pass over
+    /// the reader's buffer. False (nothing consumed) when the input does not start with an
+    /// envelope, or serde refuses it: the validating framer then takes over and reports
+    /// any problem precisely.
+    fn envelope_fast_path(decoder: &mut Decoder, input: &mut OpenInput<'_>) -> io::Result<bool> {
+        loop {
+            let line = input.reader.line();
+            let Some((rest, eof)) = input.reader.peek()? else {
+                return Ok(false);
+            };
+            if !cloudwatch::looks_like_envelope(rest) {
+                return Ok(false);
+            }
+            match cloudwatch::typed_envelope_prefix(decoder, rest, &input.location.at_line(line)) {
+                cloudwatch::Prefix::Consumed(n) => {
+                    input.reader.consume(n);
+                    return Ok(true);
+                }
+                cloudwatch::Prefix::Incomplete if !eof => {
+                    if !input.reader.read_more()? {
+                        return Ok(false);
+                    }
+                }
+                _ => return Ok(false),
             }
         }
     }

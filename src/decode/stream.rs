@@ -59,7 +59,7 @@ pub struct DocumentReader<R> {
     pending_error: Option<io::Error>,
 }
 
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 256 * 1024;
 /// How much of a broken first line is kept for messages.
 const FIRST_LINE_KEEP: usize = 64 * 1024;
 
@@ -97,33 +97,30 @@ impl<R: Read> DocumentReader<R> {
         }
     }
 
-    /// Appends at least `max(want, CHUNK)` more bytes unless the stream ends first
+    /// Appends up to `max(want, CHUNK)` more bytes, fewer only at the end of the stream
     /// (callers pass the size already buffered, so a large document is rescanned a
-    /// logarithmic number of times). Offsets into the buffer stay valid.
+    /// logarithmic number of times). Offsets into the buffer stay valid. The buffer is
+    /// filled through `read_to_end`, which does not zero memory first.
     fn fill(&mut self, want: usize) -> io::Result<()> {
+        if self.eof {
+            return Ok(());
+        }
+        let want = want.max(CHUNK);
         let before = self.buf.len();
-        let target = before + want.max(CHUNK);
-        while !self.eof && self.buf.len() < target {
-            let old = self.buf.len();
-            self.buf.resize(target, 0);
-            match self.reader.read(&mut self.buf[old..]) {
-                Ok(0) => {
-                    self.buf.truncate(old);
-                    self.eof = true;
-                }
-                Ok(n) => {
-                    self.buf.truncate(old + n);
-                    self.bytes_read += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => self.buf.truncate(old),
-                Err(e) => {
-                    self.buf.truncate(old);
-                    if old == before {
-                        return Err(e);
-                    }
-                    self.pending_error = Some(e);
-                    self.eof = true;
-                }
+        self.buf.reserve(want);
+        let result = (&mut self.reader)
+            .take(want as u64)
+            .read_to_end(&mut self.buf);
+        let got = self.buf.len() - before;
+        self.bytes_read += got as u64;
+        match result {
+            Ok(_) if got < want => self.eof = true,
+            Ok(_) => {}
+            Err(e) if got == 0 => return Err(e),
+            Err(e) => {
+                // Frame what arrived first; report the error when the reader gets there.
+                self.pending_error = Some(e);
+                self.eof = true;
             }
         }
         Ok(())
@@ -204,6 +201,35 @@ impl<R: Read> DocumentReader<R> {
                 Some(_) => {}
             }
         }
+    }
+
+    /// The unread input after whitespace, and whether it is all of the input: lets a
+    /// parser that frames and validates in one pass (serde, for CloudWatch envelopes)
+    /// read a document straight from the buffer. `None` at the end of the stream.
+    pub fn peek(&mut self) -> io::Result<Option<(&[u8], bool)>> {
+        self.compact_buffer();
+        if !self.skip_whitespace()? {
+            return Ok(None);
+        }
+        Ok(Some((&self.buf[self.start..], self.eof)))
+    }
+
+    /// Reads more input after [`DocumentReader::peek`] showed an incomplete document.
+    /// False when there is no more input, or the document outgrew `max_document`.
+    pub fn read_more(&mut self) -> io::Result<bool> {
+        let size = self.buf.len() - self.start;
+        if self.eof || size > self.max_document {
+            return Ok(false);
+        }
+        self.fill(size)?;
+        Ok(true)
+    }
+
+    /// Marks `n` bytes after [`DocumentReader::peek`] as read.
+    pub fn consume(&mut self, n: usize) {
+        let end = (self.start + n).min(self.buf.len());
+        self.line += memchr::memchr_iter(b'\n', &self.buf[self.start..end]).count() as u64;
+        self.start = end;
     }
 
     /// The next document, `Ok(None)` at the end of the stream. I/O errors (including a

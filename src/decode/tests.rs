@@ -416,3 +416,47 @@ fn directories_are_read_oldest_first() {
     assert_eq!(ids, ["oldest", "newest", "gz"]);
     assert!(read_path(&dir.path().join("missing"), &DecodeOptions::default()).is_err());
 }
+
+/// An envelope with keys in CloudWatch's order, which takes the serde fast path.
+fn cloudwatch_ordered(messages: &[String]) -> String {
+    let log_events: Vec<_> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| json!({"id": i.to_string(), "timestamp": 1, "message": m}))
+        .collect();
+    format!(
+        r#"{{"messageType":"DATA_MESSAGE","owner":"111122223333","logGroup":"/aws/eks/prod/cluster","logStream":"kube-apiserver-audit-1","subscriptionFilters":["f"],"logEvents":{}}}"#,
+        serde_json::Value::Array(log_events)
+    )
+}
+
+#[test]
+fn envelope_fast_path_and_exact_path_agree() {
+    let messages = [line("a"), line("b"), "{broken".to_string(), line("c")];
+    let fast = cloudwatch_ordered(&messages);
+    // A duplicated key makes serde refuse the envelope: the exact path decodes it.
+    let exact = fast.replacen(
+        r#""owner":"111122223333","#,
+        r#""owner":"111122223333","owner":"9","#,
+        1,
+    );
+    let run_fast = decode(gzip(format!("{fast}{fast}").as_bytes()).as_slice());
+    let run_exact = decode(gzip(format!("{exact}{exact}").as_bytes()).as_slice());
+    assert_eq!(run_fast.events.len(), 6);
+    assert_eq!(run_fast.events, run_exact.events);
+    assert_eq!(kinds(&run_fast), kinds(&run_exact));
+    assert_eq!(kinds(&run_fast), vec![DecodeErrorKind::InvalidJson; 2]);
+    assert_eq!(
+        field(&run_exact.events[0], "eks.account").as_deref(),
+        Some("111122223333"),
+        "first key wins"
+    );
+    // A truncated envelope at the end of the input is an error, not a hang or a panic.
+    let cut = &fast[..fast.len() - 40];
+    let run = decode(format!("{fast}\n{cut}").as_bytes());
+    assert_eq!(run.events.len(), 3);
+    assert_eq!(
+        kinds(&run),
+        vec![DecodeErrorKind::InvalidJson, DecodeErrorKind::InvalidJson]
+    );
+}

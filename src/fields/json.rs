@@ -46,17 +46,19 @@ pub fn pointer_value<'a>(ev: &EventView<'a>, pointer: &[u8]) -> Option<Cow<'a, [
         return Some(Cow::Borrowed(ev.payload()));
     }
     let pointer = pointer.strip_prefix(b"/").unwrap_or(pointer);
-    let mut tokens = pointer.split(|&b| b == b'/');
-    // The first token is answered from the event's top-level index when it can be.
-    let first = unescape_token(tokens.next()?);
-    let mut value = match std::str::from_utf8(&first) {
-        Ok(key) => ev.get(key)?,
-        Err(_) => ev.root().get_go(&first)?,
-    };
-    for token in tokens {
-        value = value.get_go(&unescape_token(token))?;
+    // The common pointer (no escapes, a few tokens) is walked without allocating.
+    const INLINE: usize = 16;
+    let count = pointer.iter().filter(|&&b| b == b'/').count() + 1;
+    if count <= INLINE && !pointer.contains(&b'~') {
+        let mut keys: [&[u8]; INLINE] = [b""; INLINE];
+        for (slot, token) in keys.iter_mut().zip(pointer.split(|&b| b == b'/')) {
+            *slot = token;
+        }
+        return ev.lookup(&keys[..count]).map(|v| v.text());
     }
-    Some(value.text())
+    let tokens: Vec<Cow<'_, [u8]>> = pointer.split(|&b| b == b'/').map(unescape_token).collect();
+    let keys: Vec<&[u8]> = tokens.iter().map(|t| &t[..]).collect();
+    ev.lookup(&keys).map(|v| v.text())
 }
 
 /// `~1` → `/`, then `~0` → `~` (the order RFC 6901 prescribes).

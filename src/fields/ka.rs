@@ -150,9 +150,11 @@ pub fn requires_audit_id(ev: &EventView<'_>) -> bool {
 
 /// fastjson's `Get(keys...)` from the event root.
 fn lookup<'a>(ev: &EventView<'a>, path: &[&str]) -> Option<Json<'a>> {
-    let (first, rest) = path.split_first()?;
-    rest.iter()
-        .try_fold(ev.get(first)?, |v, k| v.get_go(k.as_bytes()))
+    let mut keys: [&[u8]; 8] = [b""; 8];
+    for (slot, key) in keys.iter_mut().zip(path) {
+        *slot = key.as_bytes();
+    }
+    ev.lookup(&keys[..path.len().min(8)])
 }
 
 /// Upstream `extractFromKeys`.
@@ -208,6 +210,12 @@ fn spec_values<'a>(
     index: Option<u64>,
     keys: &[&str],
 ) -> Option<Vec<Option<Json<'a>>>> {
+    if let Some((first, rest)) = keys.split_first()
+        && let Some(member) = ev.spec_member(first)
+    {
+        // `requestObject` and `spec` are objects, so the walk reaches `first` directly.
+        return values_along(member?, index, rest);
+    }
     let request = ev.top(Top::RequestObject)?;
     let mut path = Vec::with_capacity(keys.len() + 1);
     path.push("spec");
@@ -295,10 +303,9 @@ fn container_values<'a>(
     index: Option<u64>,
     keys: &[&str],
 ) -> Option<Vec<Option<Json<'a>>>> {
-    let mut path = Vec::with_capacity(keys.len() + 1);
-    path.push(list.key());
-    path.extend_from_slice(keys);
-    spec_values(ev, index, &path)
+    let mut path: [&str; 4] = [list.key(), "", "", ""];
+    path[1..=keys.len()].copy_from_slice(keys);
+    spec_values(ev, index, &path[..=keys.len()])
 }
 
 fn first_container_images<'a>(ev: &EventView<'a>) -> Result<Option<Cow<'a, [u8]>>, ExtractError> {
@@ -453,8 +460,11 @@ pub fn effective_ids<'a>(
 }
 
 fn role_rules<'a>(ev: &EventView<'a>, key: &'static str, index: Option<u64>) -> Option<Value<'a>> {
-    let rules = ev.top(Top::RequestObject)?;
-    let values = values_along(rules, index, &["rules", key])?;
+    let values = match ev.request_member("rules") {
+        // `requestObject` is an object, so the walk reaches `rules` directly.
+        Some(rules) => values_along(rules?, index, &[key])?,
+        None => values_along(ev.top(Top::RequestObject)?, index, &["rules", key])?,
+    };
     let items = values
         .into_iter()
         .flatten()

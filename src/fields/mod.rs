@@ -24,9 +24,11 @@ use crate::event::EventView;
 pub mod eks;
 pub mod json;
 pub mod ka;
+mod request;
 mod table;
 pub mod uri;
 
+pub use request::{FieldRequest, OwnedArg, RequestError, check_arg};
 pub use table::FIELDS;
 pub(crate) use table::TABLE;
 

@@ -30,10 +30,14 @@
 
 mod navigate;
 mod scan;
+mod swar;
 mod unescape;
 
 pub use navigate::{Elements, Json, Kind, Members};
-pub use scan::{JsonError, JsonErrorKind, MAX_DEPTH, Scanned, compact, compact_into, scan};
+pub use scan::{
+    JsonError, JsonErrorKind, MAX_DEPTH, Member, Scanned, compact, compact_into, compact_members,
+    scan,
+};
 pub use unescape::{push_escaped, unescape};
 
 /// Renders validated compact JSON the way Go's `json.Indent(dst, src, "", "  ")` does,

@@ -6,8 +6,6 @@
 
 use std::borrow::Cow;
 
-use memchr::memchr2;
-
 use super::unescape::unescape;
 
 /// The type of a JSON value, known from its first byte.
@@ -40,14 +38,14 @@ impl std::fmt::Debug for Json<'_> {
 /// Offset just past the string that starts (with its opening quote) at `start`.
 pub(crate) fn string_end(s: &[u8], start: usize) -> usize {
     let mut i = start + 1;
-    while let Some(off) = memchr2(b'"', b'\\', &s[i..]) {
-        i += off;
-        if s[i] == b'"' {
-            return i + 1;
+    loop {
+        i = super::swar::quote_or_backslash(s, i);
+        match s.get(i) {
+            Some(b'"') => return i + 1,
+            Some(_) => i += 2,
+            None => return s.len(),
         }
-        i += 2;
     }
-    s.len()
 }
 
 /// Offset just past the value that starts at `start`.
@@ -57,24 +55,24 @@ pub(crate) fn value_end(s: &[u8], start: usize) -> usize {
         b'{' | b'[' => {
             let mut depth = 0usize;
             let mut i = start;
-            while i < s.len() {
-                match s[i] {
-                    b'"' => {
+            loop {
+                i = super::swar::structural(s, i);
+                match s.get(i) {
+                    None => return s.len(),
+                    Some(b'"') => {
                         i = string_end(s, i);
                         continue;
                     }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
+                    Some(b'{' | b'[') => depth += 1,
+                    Some(_) => {
                         depth -= 1;
                         if depth == 0 {
                             return i + 1;
                         }
                     }
-                    _ => {}
                 }
                 i += 1;
             }
-            s.len()
         }
         _ => {
             let mut i = start + 1;
@@ -147,6 +145,26 @@ impl<'a> Json<'a> {
         self.members()
             .find(|(raw_key, _)| key_matches(raw_key, key))
             .map(|(_, v)| v)
+    }
+
+    /// The first member named by each of `keys`, found in one pass over the object (what
+    /// `N` calls to [`Json::get`] would answer, without skipping big members N times).
+    pub fn pick<const N: usize>(self, keys: [&str; N]) -> [Option<Json<'a>>; N] {
+        let mut found = [None; N];
+        let mut missing = N;
+        for (raw_key, value) in self.members() {
+            for (slot, key) in found.iter_mut().zip(keys) {
+                if slot.is_none() && key_matches(raw_key, key.as_bytes()) {
+                    *slot = Some(value);
+                    missing -= 1;
+                    break;
+                }
+            }
+            if missing == 0 {
+                break;
+            }
+        }
+        found
     }
 
     /// The element at `index` of an array.
@@ -265,6 +283,17 @@ mod tests {
         assert_eq!(doc("[]").elements().count(), 0);
         assert_eq!(doc("{}").members().count(), 0);
         assert!(doc("\"s\"").get("s").is_none());
+    }
+
+    #[test]
+    fn pick_answers_like_get() {
+        let d = doc(r#"{"a":1,"b":{"x":2},"a":3,"c\/d":4}"#);
+        let [a, b, cd, z] = d.pick(["a", "b", "c/d", "z"]);
+        assert_eq!(
+            (a.unwrap().raw(), b.unwrap().raw(), cd.unwrap().raw()),
+            (&b"1"[..], &br#"{"x":2}"#[..], &b"4"[..])
+        );
+        assert!(z.is_none());
     }
 
     #[test]

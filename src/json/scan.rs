@@ -73,29 +73,29 @@ pub enum Scanned {
     NeedMore,
 }
 
-const fn byte_classes() -> [u8; 256] {
-    // 0 = plain string byte, 1 = quote, 2 = backslash, 3 = control character
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = 3;
-        i += 1;
-    }
-    t[b'"' as usize] = 1;
-    t[b'\\' as usize] = 2;
-    t
-}
-static STRING_CLASS: [u8; 256] = byte_classes();
-
 #[inline]
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\n' | b'\r' | b'\t')
 }
 
-struct Scanner<'a> {
+struct Scanner<'a, 'm> {
     s: &'a [u8],
     i: usize,
     eof: bool,
+    /// Where to record the members of a root object, when asked.
+    members: Option<&'m mut Vec<Member>>,
+    /// The raw key of the root-object member being scanned.
+    root_key: (u32, u32),
+}
+
+/// A member of a root object, as byte ranges of the scanned input: the key's raw text
+/// (between its quotes) and the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member {
+    /// Start and end of the key text, without quotes.
+    pub key: (u32, u32),
+    /// Start and end of the value.
+    pub value: (u32, u32),
 }
 
 /// An early stop: either a real error or "need more input".
@@ -106,7 +106,7 @@ enum Stop {
 
 type Step<T> = Result<T, Stop>;
 
-impl Scanner<'_> {
+impl Scanner<'_, '_> {
     fn err<T>(&self, kind: JsonErrorKind, offset: usize) -> Step<T> {
         Err(Stop::Error(JsonError { kind, offset }))
     }
@@ -141,16 +141,16 @@ impl Scanner<'_> {
         // self.s[self.i] == '"'
         self.i += 1;
         loop {
+            self.i = super::swar::string_special(self.s, self.i);
             let Some(&b) = self.s.get(self.i) else {
                 return self.end();
             };
-            match STRING_CLASS[b as usize] {
-                0 => self.i += 1,
-                1 => {
+            match b {
+                b'"' => {
                     self.i += 1;
                     return Ok(());
                 }
-                2 => {
+                b'\\' => {
                     let Some(&e) = self.s.get(self.i + 1) else {
                         return self.end();
                     };
@@ -251,11 +251,15 @@ impl Scanner<'_> {
         }
     }
 
-    fn object_key(&mut self, ws: &mut bool) -> Step<()> {
+    fn object_key(&mut self, ws: &mut bool, root: bool) -> Step<()> {
         *ws |= self.skip_ws();
+        let start = self.i;
         match self.peek()? {
             b'"' => self.string()?,
             b => return self.err(JsonErrorKind::UnexpectedByte(b), self.i),
+        }
+        if root {
+            self.root_key = ((start + 1) as u32, (self.i - 1) as u32);
         }
         *ws |= self.skip_ws();
         match self.peek()? {
@@ -271,9 +275,13 @@ impl Scanner<'_> {
     fn value(&mut self) -> Step<bool> {
         let mut stack: Vec<u8> = Vec::new();
         let mut ws = false;
+        let mut member_start = None;
         'value: loop {
             ws |= self.skip_ws();
             let b = self.peek()?;
+            if stack.len() == 1 && stack[0] == b'}' {
+                member_start = Some(self.i);
+            }
             if stack.len() + 1 > MAX_DEPTH {
                 return self.err(JsonErrorKind::TooDeep, self.i);
             }
@@ -285,7 +293,7 @@ impl Scanner<'_> {
                         self.i += 1;
                     } else {
                         stack.push(b'}');
-                        self.object_key(&mut ws)?;
+                        self.object_key(&mut ws, stack.len() == 1)?;
                         continue 'value;
                     }
                 }
@@ -306,6 +314,15 @@ impl Scanner<'_> {
                 let Some(&close) = stack.last() else {
                     return Ok(ws);
                 };
+                if stack.len() == 1
+                    && let Some(start) = member_start.take()
+                    && let Some(members) = self.members.as_deref_mut()
+                {
+                    members.push(Member {
+                        key: self.root_key,
+                        value: (start as u32, self.i as u32),
+                    });
+                }
                 ws |= self.skip_ws();
                 let b = self.peek()?;
                 if b == close {
@@ -314,7 +331,7 @@ impl Scanner<'_> {
                 } else if b == b',' {
                     self.i += 1;
                     if close == b'}' {
-                        self.object_key(&mut ws)?;
+                        self.object_key(&mut ws, stack.len() == 1)?;
                     }
                     continue 'value;
                 } else {
@@ -330,10 +347,21 @@ impl Scanner<'_> {
 /// With `eof == false`, running out of input inside the value answers
 /// [`Scanned::NeedMore`] rather than an error, so a streaming reader can refill and retry.
 pub fn scan(input: &[u8], start: usize, eof: bool) -> Result<Scanned, JsonError> {
+    scan_recording(input, start, eof, None)
+}
+
+fn scan_recording(
+    input: &[u8],
+    start: usize,
+    eof: bool,
+    members: Option<&mut Vec<Member>>,
+) -> Result<Scanned, JsonError> {
     let mut scanner = Scanner {
         s: input,
         i: start,
         eof,
+        members,
+        root_key: (0, 0),
     };
     match scanner.value() {
         Ok(whitespace) => Ok(Scanned::Complete {
@@ -348,8 +376,37 @@ pub fn scan(input: &[u8], start: usize, eof: bool) -> Result<Scanned, JsonError>
 /// Validates that `input` holds exactly one JSON value (whitespace around it allowed) and
 /// returns it compact: borrowed when it already is, copied without whitespace otherwise.
 pub fn compact(input: &[u8]) -> Result<Cow<'_, [u8]>, JsonError> {
+    compact_recording(input, None)
+}
+
+/// [`compact`], also recording the members of a root object (offsets into the compact
+/// result) in one pass: what an index of the top level needs, without a second scan.
+pub fn compact_members<'a>(
+    input: &'a [u8],
+    members: &mut Vec<Member>,
+) -> Result<Cow<'a, [u8]>, JsonError> {
+    members.clear();
+    let compact = compact_recording(input, Some(members))?;
+    let start = input.iter().position(|&b| !is_ws(b)).unwrap_or(input.len()) as u32;
+    match compact {
+        Cow::Borrowed(_) => {
+            for m in members.iter_mut() {
+                m.key = (m.key.0 - start, m.key.1 - start);
+                m.value = (m.value.0 - start, m.value.1 - start);
+            }
+        }
+        // Offsets of the original input do not apply to the copy: record nothing.
+        Cow::Owned(_) => members.clear(),
+    }
+    Ok(compact)
+}
+
+fn compact_recording<'a>(
+    input: &'a [u8],
+    members: Option<&mut Vec<Member>>,
+) -> Result<Cow<'a, [u8]>, JsonError> {
     let start = input.iter().position(|&b| !is_ws(b)).unwrap_or(input.len());
-    let Scanned::Complete { end, whitespace } = scan(input, start, true)? else {
+    let Scanned::Complete { end, whitespace } = scan_recording(input, start, true, members)? else {
         unreachable!("scan with eof=true never asks for more input")
     };
     if let Some(extra) = input[end..].iter().position(|&b| !is_ws(b)) {
@@ -479,6 +536,35 @@ mod tests {
         let c = compact(b" {\n \"a b\" : [ 1 , \"x y\" ] }\n").unwrap();
         assert_eq!(&c[..], br#"{"a b":[1,"x y"]}"#);
         assert!(matches!(compact(br#"{"a":1}"#).unwrap(), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn records_root_members() {
+        let doc = br#"{"a":1,"b\"c":{"x":[1,{"y":2}]},"d":[],"e":"s"}"#;
+        let mut members = Vec::new();
+        compact_members(doc, &mut members).unwrap();
+        let text =
+            |(s, e): (u32, u32)| String::from_utf8(doc[s as usize..e as usize].to_vec()).unwrap();
+        let got: Vec<_> = members
+            .iter()
+            .map(|m| (text(m.key), text(m.value)))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a".into(), "1".into()),
+                ("b\\\"c".into(), r#"{"x":[1,{"y":2}]}"#.into()),
+                ("d".into(), "[]".into()),
+                ("e".into(), r#""s""#.into())
+            ]
+        );
+        compact_members(b" [1,{\"a\":2}]", &mut members).unwrap();
+        assert!(members.is_empty());
+        compact_members(b"{\"a\": 1}", &mut members).unwrap();
+        assert!(
+            members.is_empty(),
+            "not recorded when the input is not compact"
+        );
     }
 
     #[test]

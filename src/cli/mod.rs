@@ -1,0 +1,115 @@
+//! Command-line interface: argument parsing, logging, exit codes, dispatch.
+//!
+//! Exit codes (the same for every command):
+//! * 0: done, and every input decoded cleanly;
+//! * 1: done, but some input could not be decoded (each problem was reported on stderr),
+//!   or, for `rules validate` / `rules test`, something was invalid or failed;
+//! * 2: could not run: bad arguments, unreadable file, invalid rules.
+//!
+//! A closed stdout (`eksaudit extract big.json | head`) ends the program quietly with 0.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod extract;
+mod fields;
+mod inputs;
+mod output;
+
+/// Amazon EKS audit logs in front of Falco.
+///
+/// eksaudit decodes EKS audit logs (Kubernetes audit events as JSON lines, EventList
+/// documents, CloudWatch Logs subscription envelopes as Kinesis delivers them, gzip) and
+/// exposes the same ka.* fields as Falco's k8saudit plugin, plus EKS identity fields.
+/// The same library is the Falco plugin libeksaudit.so.
+#[derive(Debug, Parser)]
+#[command(
+    name = "eksaudit",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Log level for messages on stderr (error, warn, info, debug, trace). RUST_LOG, when
+    /// set, takes precedence.
+    #[arg(long, global = true, default_value = "warn", value_name = "LEVEL")]
+    log_level: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List every field (name, type, list flag, argument, description), like `falco --list`.
+    Fields(fields::Args),
+    /// Print the values of fields for each event: one JSON object per event.
+    ///
+    /// The rule author's way to see what a field gives: `{"<field>": value}` for each
+    /// requested field (all fields when none is given), list fields as arrays, fields
+    /// without a value left out. Reads files, directories, or stdin (`-`) in any format
+    /// eksaudit decodes.
+    Extract(extract::Args),
+}
+
+/// Parses arguments, runs the command, maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log_level);
+    let result = match cli.command {
+        Command::Fields(args) => fields::run(args),
+        Command::Extract(args) => extract::run(args),
+    };
+    match result {
+        Ok(code) => code.into(),
+        Err(error) => {
+            if output::is_broken_pipe(&error) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("eksaudit: error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// How a command that ran to its end went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything fine.
+    Clean,
+    /// Done, with problems reported on stderr.
+    Problems,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Clean => ExitCode::SUCCESS,
+            Outcome::Problems => ExitCode::from(1),
+        }
+    }
+}
+
+fn init_logging(level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level))
+        .unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,23 @@
+//! Writing to stdout without panicking on a closed pipe.
+
+use std::io::{self, BufWriter, Stdout, Write};
+
+/// A buffered stdout; write errors (a closed pipe) come back as errors.
+pub fn stdout() -> BufWriter<Stdout> {
+    BufWriter::with_capacity(64 * 1024, io::stdout())
+}
+
+/// Whether an error chain is a broken pipe (the reader went away): not a failure.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|e| e.downcast_ref::<io::Error>())
+        .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// Writes `bytes` as a JSON string body (without quotes), replacing invalid UTF-8 with
+/// U+FFFD so the output stays valid JSON.
+pub fn lossy_json_string(out: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
+    let text = String::from_utf8_lossy(bytes);
+    serde_json::to_writer(out, &*text).map_err(io::Error::other)
+}
