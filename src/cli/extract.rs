@@ -48,7 +48,9 @@ pub fn run(args: Args) -> Result<Outcome> {
             .collect::<Result<_>>()?
     };
     if args.input.nothing_to_read() {
-        anyhow::bail!("no input: give audit log FILEs or directories, or pipe events on stdin (see --help)");
+        anyhow::bail!(
+            "no input: give audit log FILEs or directories, or pipe events on stdin (see --help)"
+        );
     }
     let names: Vec<String> = requests.iter().map(FieldRequest::display).collect();
     let mut out = output::stdout();

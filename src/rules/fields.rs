@@ -374,7 +374,7 @@ pub fn c_str(v: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
 impl ResolvedField {
     /// Extracts the field; `None` when it has no value (or extraction failed: Falco treats
     /// both alike).
-    pub fn extract<'a>(&self, ev: &EventView<'a>, meta: &EventMeta<'a>) -> Option<FieldValue<'a>> {
+    pub fn extract<'a>(&self, ev: &EventView<'a>, meta: &EventMeta<'_>) -> Option<FieldValue<'a>> {
         match self.source {
             Source::Table(id) => match fields::extract(ev, id, self.arg.as_arg()) {
                 Ok(Some(Value::One(v))) => Some(FieldValue::Str(c_str(v))),
@@ -409,7 +409,7 @@ fn owned(s: String) -> Option<FieldValue<'static>> {
 fn generic_value<'a>(
     f: Generic,
     ev: &EventView<'a>,
-    meta: &EventMeta<'a>,
+    meta: &EventMeta<'_>,
 ) -> Option<FieldValue<'a>> {
     let ts = ev.time_ns();
     const S: u64 = 1_000_000_000;

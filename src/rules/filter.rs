@@ -66,7 +66,7 @@ impl Extractor {
     pub fn extract<'a>(
         &self,
         ev: &crate::event::EventView<'a>,
-        meta: &fields::EventMeta<'a>,
+        meta: &fields::EventMeta<'_>,
     ) -> Option<FieldValue<'a>> {
         let mut v = self.field.extract(ev, meta)?;
         for t in &self.transformers {
@@ -528,7 +528,7 @@ pub struct EvalCtx<'a, 'c> {
     /// The event.
     pub view: &'c crate::event::EventView<'a>,
     /// Event number, first timestamp, source, host.
-    pub meta: fields::EventMeta<'a>,
+    pub meta: fields::EventMeta<'c>,
     /// One entry per slot: `None` = not extracted yet, `Some(None)` = no value.
     pub cache: &'c mut Vec<Option<Option<FieldValue<'a>>>>,
     /// Runtime errors met (legacy mode), and the first message.

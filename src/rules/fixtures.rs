@@ -118,8 +118,9 @@ impl std::fmt::Display for Summary {
     }
 }
 
-/// The fixture files under `paths`: files as given, directories searched recursively for
-/// `*.yaml`/`*.yml`, sorted.
+/// The fixture files under `paths`: files as given; directories searched recursively for
+/// `*.yaml`/`*.yml` files that are fixtures (a mapping with `cases`), so rules files kept
+/// beside fixtures (a YAML sequence) are skipped. Sorted by path.
 pub fn fixture_files(paths: &[&Path]) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
@@ -131,7 +132,9 @@ pub fn fixture_files(paths: &[&Path]) -> std::io::Result<Vec<PathBuf>> {
                     let path = entry?.path();
                     if path.is_dir() {
                         stack.push(path);
-                    } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                    } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml")
+                        && is_fixture(&path)
+                    {
                         found.push(path);
                     }
                 }
@@ -143,6 +146,21 @@ pub fn fixture_files(paths: &[&Path]) -> std::io::Result<Vec<PathBuf>> {
         }
     }
     Ok(out)
+}
+
+/// Whether a YAML file looks like a fixture. Unreadable or invalid files count as fixtures
+/// so that running them reports the problem.
+fn is_fixture(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return true;
+    };
+    match yaml::load_all(&text) {
+        Ok(docs) => docs
+            .iter()
+            .find(|d| !d.is_null())
+            .is_some_and(|d| d.is_map() && d.has("cases")),
+        Err(_) => true,
+    }
 }
 
 /// Runs every case of one fixture file. `default_rules` are used when the fixture names
@@ -478,6 +496,22 @@ mod tests {
         );
         let fixture = "cases:\n  - events:\n      - '{\"kind\":\"Event\",\"auditID\":\"x\",\"verb\":\"get\",\"stageTimestamp\":\"2024-01-02T03:04:05Z\"}'\n    expect: {Any: 1}\n";
         assert!(run(fixture)[0].passed, "{}", run(fixture)[0]);
+    }
+
+    #[test]
+    fn discovery_skips_rules_files() {
+        let dir = std::env::temp_dir().join(format!("eksaudit-fixtures-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("support")).unwrap();
+        std::fs::write(dir.join("a.yaml"), "cases: []\n").unwrap();
+        std::fs::write(dir.join("support/rules.yaml"), "- list: l\n  items: []\n").unwrap();
+        std::fs::write(dir.join("broken.yml"), "cases: [\n").unwrap();
+        let found = fixture_files(&[&dir]).unwrap();
+        let names: Vec<String> = found
+            .iter()
+            .map(|p| p.strip_prefix(&dir).unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, ["a.yaml", "broken.yml"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
