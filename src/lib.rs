@@ -23,6 +23,7 @@
 #![warn(missing_debug_implementations)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod bundled;
 pub mod decode;
 pub mod event;
 pub mod fields;

@@ -1,6 +1,8 @@
-//! Integration tests of the library, one module per topic. The plugin's C ABI has its own
-//! test binary (`plugin_abi.rs`) so that no plugin code but the shared library is loaded.
+//! Integration tests, one module per topic. The plugin's C ABI has its own test binary
+//! (`plugin_abi.rs`) so that no plugin code but the shared library is loaded there.
 
+mod bundled_rules;
+mod cli;
 mod oracle;
 mod support;
 mod upstream_fields;

@@ -74,7 +74,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                 out.write_all(b",")?;
             }
             first = false;
-            serde_json::to_writer(&mut out, name)?;
+            output::lossy_json_string(&mut out, name.as_bytes())?;
             out.write_all(b":")?;
             write_value(&mut out, &value)?;
         }

@@ -4,7 +4,7 @@
 //! * 0: done, and every input decoded cleanly;
 //! * 1: done, but some input could not be decoded (each problem was reported on stderr),
 //!   or, for `rules validate` / `rules test`, something was invalid or failed;
-//! * 2: could not run: bad arguments, unreadable file, invalid rules.
+//! * 2: could not run: bad arguments, unreadable file, rules that do not load (`replay`).
 //!
 //! A closed stdout (`eksaudit extract big.json | head`) ends the program quietly with 0.
 
@@ -16,6 +16,9 @@ mod extract;
 mod fields;
 mod inputs;
 mod output;
+mod replay;
+mod rules_args;
+mod rules_cmd;
 
 /// Amazon EKS audit logs in front of Falco.
 ///
@@ -51,6 +54,17 @@ enum Command {
     /// without a value left out. Reads files, directories, or stdin (`-`) in any format
     /// eksaudit decodes.
     Extract(extract::Args),
+    /// Evaluate Falco rules over audit logs, without Falco: alerts on stdout, a summary
+    /// on stderr.
+    ///
+    /// Reads files, directories or stdin (`-`) in any format eksaudit decodes, loads the
+    /// rules (default: the bundled EKS rules) exactly as Falco would, and prints the alerts
+    /// Falco would raise. With no FILE and stdin a terminal, replays the bundled sample
+    /// events.
+    Replay(replay::Args),
+    /// Rule authoring: validate rules files, run rule test fixtures.
+    #[command(subcommand)]
+    Rules(rules_cmd::Command),
 }
 
 /// Parses arguments, runs the command, maps the outcome to an exit code.
@@ -60,6 +74,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Fields(args) => fields::run(args),
         Command::Extract(args) => extract::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Rules(command) => rules_cmd::run(command),
     };
     match result {
         Ok(code) => code.into(),

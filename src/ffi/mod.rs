@@ -137,7 +137,13 @@ pub struct K8sAuditEks {
 
 impl Plugin for K8sAuditEks {
     const NAME: &'static CStr = c"k8saudit-eks";
-    const PLUGIN_VERSION: &'static CStr = c"0.13.0";
+    // The package version: 0.x (>= 0.12.0) so upstream rules' requirement on k8saudit-eks
+    // holds, and the same version `eksaudit rules validate` checks requirements against.
+    const PLUGIN_VERSION: &'static CStr =
+        match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+            Ok(version) => version,
+            Err(_) => panic!("the package version contains a NUL byte"),
+        };
     const DESCRIPTION: &'static CStr =
         c"Amazon EKS audit logs for Falco (eksaudit): k8s_audit events with Falco k8saudit's ka.* fields and EKS identity fields";
     const CONTACT: &'static CStr = c"https://github.com/eksaudit/eksaudit";

@@ -31,6 +31,7 @@ pub enum Eks {
     AccessKeyId,
     Kind,
     IdentityAccount,
+    SourceIp,
 }
 
 /// Extracts an `eks.*` field.
@@ -49,6 +50,7 @@ pub fn extract<'a>(ev: &EventView<'a>, field: Eks) -> Option<Cow<'a, [u8]>> {
         Eks::Kind => principal_arn(ev)
             .and_then(|arn| principal_kind(&arn))
             .map(Cow::Borrowed),
+        Eks::SourceIp => ev.top(Top::SourceIps)?.at(0).map(Json::text),
         Eks::IdentityAccount => principal_arn(ev)
             .and_then(|arn| arn_account(&arn).map(|a| Cow::Owned(a.to_vec())))
             .or_else(|| uid_part(ev, 1)),
@@ -157,6 +159,13 @@ mod tests {
             get(ASSUMED, Eks::IdentityAccount).as_deref(),
             Some("111122223333")
         );
+    }
+
+    #[test]
+    fn source_ip_is_the_first_of_source_ips() {
+        let doc = r#"{"sourceIPs":["203.0.113.9","10.0.0.1"]}"#;
+        assert_eq!(get(doc, Eks::SourceIp).as_deref(), Some("203.0.113.9"));
+        assert_eq!(get(r#"{"sourceIPs":[]}"#, Eks::SourceIp), None);
     }
 
     #[test]

@@ -533,7 +533,7 @@ const KA: [FieldInfo; 71] = [
     ),
 ];
 
-const EKS: [FieldInfo; 12] = [
+const EKS: [FieldInfo; 13] = [
     eks(
         "eks.cluster",
         "The EKS cluster the event came from (from the log group /aws/eks/<cluster>/cluster).",
@@ -558,6 +558,11 @@ const EKS: [FieldInfo; 12] = [
         "eks.log_stream",
         "The CloudWatch Logs log stream the event came from (kube-apiserver-audit-...).",
         Eks::LogStream,
+    ),
+    eks(
+        "eks.source_ip",
+        "The client IP of the request (sourceIPs[0]; upstream's ka.sourceips never has a value).",
+        Eks::SourceIp,
     ),
     eks(
         "eks.iam.arn",

@@ -1,0 +1,222 @@
+//! `eksaudit replay`: audit logs through Falco rules, without Falco.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use eksaudit::bundled;
+use eksaudit::decode::{DecodeOptions, Input, InputDecoder};
+use eksaudit::rules::{Alert, Engine, Priority};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::inputs::InputArgs;
+use super::rules_args::RulesArgs;
+use super::{Outcome, output};
+
+/// How alerts are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One line per alert, as Falco prints it without json_output.
+    Text,
+    /// One JSON object per line, in the shape of Falco's json_output (falcosidekick and
+    /// other Falco consumers take it as is).
+    Json,
+}
+
+/// Arguments of `eksaudit replay`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    rules: RulesArgs,
+
+    /// Alert format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+/// How many input problems the summary quotes.
+const QUOTED_PROBLEMS: usize = 10;
+
+/// What a replay saw.
+#[derive(Debug, Default)]
+struct Tally {
+    events: u64,
+    alerts: u64,
+    by_rule: BTreeMap<String, u64>,
+    by_priority: BTreeMap<Priority, u64>,
+    problems: Vec<String>,
+}
+
+pub fn run(args: Args) -> Result<Outcome> {
+    let files = args.rules.files()?;
+    let options = args.rules.engine_options();
+    let (engine, report) = match Engine::load(&files, &options) {
+        Ok(loaded) => loaded,
+        Err(report) => {
+            eprint!("{}", report.verbose(&files));
+            anyhow::bail!("the rules do not load (see the errors above)");
+        }
+    };
+    for warning in report.warnings() {
+        tracing::warn!("{warning}");
+    }
+    let samples = args.input.nothing_to_read();
+    let mut decoder = open_input(&args.input)?;
+    let started = Instant::now();
+    let progress = if samples {
+        ProgressBar::hidden()
+    } else {
+        progress_bar(&args.input)
+    };
+    let mut tally = Tally::default();
+    let mut out = output::stdout();
+    let mut evaluator = engine.evaluator();
+    let mut alerts: Vec<Alert> = Vec::new();
+    for item in decoder.by_ref() {
+        let decoded = match item {
+            Ok(decoded) => decoded,
+            Err(problem) => {
+                if tally.problems.len() < QUOTED_PROBLEMS {
+                    tally.problems.push(problem.to_string());
+                }
+                continue;
+            }
+        };
+        tally.events += 1;
+        alerts.clear();
+        evaluator.evaluate(&decoded.event.view(), tally.events, &mut alerts);
+        for alert in &alerts {
+            let line = match args.format {
+                Format::Json => alert.to_json(),
+                Format::Text => alert.to_text(),
+            };
+            out.write_all(line.as_bytes())?;
+            out.write_all(b"\n")?;
+            tally.alerts += 1;
+            *tally.by_rule.entry(alert.rule.clone()).or_default() += 1;
+            *tally.by_priority.entry(alert.priority).or_default() += 1;
+        }
+        if tally.events % 1024 == 0 {
+            progress.set_message(format!("{} events, {} alerts", tally.events, tally.alerts));
+        }
+    }
+    out.flush()?;
+    progress.finish_and_clear();
+    let (runtime_errors, first_runtime_error) = evaluator.runtime_errors();
+    if runtime_errors > 0 {
+        tracing::warn!(
+            count = runtime_errors,
+            "Some rule checks failed while evaluating: {}",
+            first_runtime_error.unwrap_or_default()
+        );
+    }
+    let stats = decoder.stats();
+    print_summary(&tally, &stats, started.elapsed(), engine.rules().len());
+    Ok(if stats.total_errors() > 0 {
+        Outcome::Problems
+    } else {
+        Outcome::Clean
+    })
+}
+
+/// The inputs, or the bundled sample events when none is given and stdin is a terminal.
+fn open_input(input: &InputArgs) -> Result<InputDecoder<'static>> {
+    if input.nothing_to_read() {
+        eprintln!(
+            "eksaudit: no input given: replaying the bundled sample events (give FILEs, or pipe events on stdin, to replay yours)"
+        );
+        let samples = Input::Reader(
+            bundled::SAMPLE_EVENTS_NAME.to_string(),
+            Box::new(bundled::SAMPLE_EVENTS),
+        );
+        return Ok(InputDecoder::new(
+            vec![samples],
+            DecodeOptions::with_max_event_size(input.max_event_size),
+        ));
+    }
+    input.open()
+}
+
+/// A spinner on stderr for long replays, when stderr is a terminal.
+fn progress_bar(input: &InputArgs) -> ProgressBar {
+    let large = input
+        .files
+        .iter()
+        .map(|f| {
+            std::fs::metadata(f)
+                .map(|m| if m.is_dir() { u64::MAX } else { m.len() })
+                .unwrap_or(0)
+        })
+        .fold(0u64, u64::saturating_add)
+        > 8 << 20;
+    let from_pipe = input.files.is_empty() || input.files.iter().any(|f| f.as_os_str() == "-");
+    if !std::io::stderr().is_terminal() || !(large || from_pipe) {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed} {msg}") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+fn print_summary(
+    tally: &Tally,
+    stats: &eksaudit::decode::DecodeStats,
+    elapsed: Duration,
+    rules: usize,
+) {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let mut s = String::new();
+    s.push_str(&format!(
+        "eksaudit replay: {} events, {} alerts from {} rules, {} input problems ({:.2}s, {:.0} events/s)\n",
+        tally.events,
+        tally.alerts,
+        rules,
+        stats.total_errors(),
+        secs,
+        tally.events as f64 / secs
+    ));
+    if !tally.by_rule.is_empty() {
+        s.push_str("alerts by rule:\n");
+        let mut rules: Vec<_> = tally.by_rule.iter().collect();
+        rules.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (rule, n) in rules {
+            s.push_str(&format!("  {n:>8}  {rule}\n"));
+        }
+        let priorities: Vec<String> = tally
+            .by_priority
+            .iter()
+            .map(|(p, n)| format!("{p}: {n}"))
+            .collect();
+        s.push_str(&format!("alerts by priority: {}\n", priorities.join(", ")));
+    }
+    if stats.total_errors() > 0 {
+        let kinds: Vec<String> = stats
+            .errors_by_kind()
+            .map(|(k, n)| format!("{}: {n}", k.label()))
+            .collect();
+        s.push_str(&format!("input problems by kind: {}\n", kinds.join(", ")));
+        for problem in &tally.problems {
+            s.push_str(&format!("  {problem}\n"));
+        }
+        if stats.total_errors() > tally.problems.len() as u64 {
+            s.push_str(&format!(
+                "  ... and {} more (each was logged as it happened)\n",
+                stats.total_errors() - tally.problems.len() as u64
+            ));
+        }
+    }
+    if stats.control_messages + stats.non_audit_log_events > 0 {
+        s.push_str(&format!(
+            "skipped: {} CloudWatch control messages, {} log events of non-audit streams\n",
+            stats.control_messages, stats.non_audit_log_events
+        ));
+    }
+    eprint!("{s}");
+}
