@@ -465,7 +465,7 @@ impl Decoder {
 fn maybe_gunzip<'a, R: Read + Send + 'a>(
     reader: R,
 ) -> io::Result<(Box<dyn Read + Send + 'a>, bool)> {
-    let mut buffered = BufReader::with_capacity(256 * 1024, reader);
+    let mut buffered = BufReader::with_capacity(64 * 1024, reader);
     let head = buffered.fill_buf()?;
     if head.starts_with(&[0x1f, 0x8b]) {
         Ok((Box::new(flate2::read::MultiGzDecoder::new(buffered)), true))
@@ -480,6 +480,9 @@ struct OpenInput<'a> {
     location: Location,
     gzip: bool,
 }
+
+/// Largest in-memory input inflated (a Kinesis record holds at most 1 MiB of gzip).
+const MAX_MEMORY_INFLATE: usize = 256 * 1024 * 1024;
 
 impl fmt::Debug for OpenInput<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -505,6 +508,8 @@ pub enum Input<'a> {
     File(PathBuf),
     /// Any reader, with the name used in locations.
     Reader(String, Box<dyn Read + Send + 'a>),
+    /// Bytes in memory (a Kinesis record), gzip or not, with the name used in locations.
+    Memory(String, &'a [u8]),
 }
 
 impl fmt::Debug for Input<'_> {
@@ -512,6 +517,7 @@ impl fmt::Debug for Input<'_> {
         match self {
             Input::File(p) => write!(f, "File({})", p.display()),
             Input::Reader(name, _) => write!(f, "Reader({name})"),
+            Input::Memory(name, bytes) => write!(f, "Memory({name}, {} bytes)", bytes.len()),
         }
     }
 }
@@ -549,9 +555,37 @@ pub fn decode_bytes<'a>(
     options: &DecodeOptions,
 ) -> InputDecoder<'a> {
     InputDecoder::new(
-        vec![Input::Reader(source.to_string(), Box::new(bytes))],
+        vec![Input::Memory(source.to_string(), bytes)],
         options.clone(),
     )
+}
+
+/// The bytes of an in-memory input, gunzipped when they start with the gzip magic: into
+/// one buffer sized from the gzip trailer, so a record costs one allocation. A gzip error
+/// comes back with what was inflated before it.
+fn memory_bytes(bytes: &[u8], limit: usize) -> (Vec<u8>, Option<io::Error>, bool) {
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return (bytes.to_vec(), None, false);
+    }
+    // ISIZE (the last member's size mod 2^32) is a good first guess for one member.
+    let hint = bytes
+        .last_chunk::<4>()
+        .map_or(0, |t| u32::from_le_bytes(*t) as usize)
+        .min(limit);
+    let mut out = Vec::with_capacity(hint.max(bytes.len() * 4));
+    let decoder = flate2::read::MultiGzDecoder::new(bytes);
+    let result = decoder.take(limit as u64 + 1).read_to_end(&mut out);
+    let error = match result {
+        Err(e) => Some(e),
+        Ok(_) if out.len() > limit => {
+            out.truncate(limit);
+            Some(io::Error::other(format!(
+                "decompressed data larger than {limit} bytes"
+            )))
+        }
+        Ok(_) => None,
+    };
+    (out, error, true)
 }
 
 impl<'a> InputDecoder<'a> {
@@ -583,6 +617,17 @@ impl<'a> InputDecoder<'a> {
                     (name, opened)
                 }
                 Input::Reader(name, reader) => (name, maybe_gunzip(reader)),
+                Input::Memory(name, bytes) => {
+                    let (data, error, gzip) = memory_bytes(bytes, MAX_MEMORY_INFLATE);
+                    let max = self.decoder.options().max_document_size;
+                    let reader = DocumentReader::from_bytes(data, error, max);
+                    self.current = Some(OpenInput {
+                        reader: reader.boxed(),
+                        location: Location::new(name),
+                        gzip,
+                    });
+                    return true;
+                }
             };
             let location = Location::new(name);
             match opened {

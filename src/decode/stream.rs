@@ -59,9 +59,32 @@ pub struct DocumentReader<R> {
     pending_error: Option<io::Error>,
 }
 
+/// Read size; larger documents grow the buffer by doubling.
 const CHUNK: usize = 256 * 1024;
 /// How much of a broken first line is kept for messages.
 const FIRST_LINE_KEEP: usize = 64 * 1024;
+
+impl DocumentReader<io::Empty> {
+    /// A reader over data already in memory (a decompressed Kinesis record): framed in
+    /// place, never refilled. `error` is reported after the data, as a failed read would be
+    /// (a gzip stream that broke after this much).
+    pub fn from_bytes(
+        data: Vec<u8>,
+        error: Option<io::Error>,
+        max_document: usize,
+    ) -> DocumentReader<io::Empty> {
+        DocumentReader {
+            reader: io::empty(),
+            bytes_read: data.len() as u64,
+            buf: data,
+            start: 0,
+            eof: true,
+            line: 1,
+            max_document,
+            pending_error: error,
+        }
+    }
+}
 
 impl<R: Read> DocumentReader<R> {
     /// Wraps `reader`; documents larger than `max_document` bytes are skipped.
@@ -75,6 +98,23 @@ impl<R: Read> DocumentReader<R> {
             max_document,
             bytes_read: 0,
             pending_error: None,
+        }
+    }
+
+    /// The same reader with its source boxed, to mix with other inputs.
+    pub fn boxed<'a>(self) -> DocumentReader<Box<dyn Read + Send + 'a>>
+    where
+        R: Send + 'a,
+    {
+        DocumentReader {
+            reader: Box::new(self.reader),
+            buf: self.buf,
+            start: self.start,
+            eof: self.eof,
+            line: self.line,
+            max_document: self.max_document,
+            bytes_read: self.bytes_read,
+            pending_error: self.pending_error,
         }
     }
 

@@ -30,7 +30,7 @@
 
 mod navigate;
 mod scan;
-mod swar;
+pub(crate) mod swar;
 mod unescape;
 
 pub use navigate::{Elements, Json, Kind, Members};

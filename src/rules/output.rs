@@ -321,7 +321,16 @@ fn json_value(ex: &Extractor, v: &FieldValue<'_>, ts: u64) -> OutputValue {
 /// Writes a JSON string the way nlohmann's `dump` does (no `\/`, lowercase `\u00xx`).
 pub fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
+    // Copy runs that need no escaping in bulk; only `"`, `\` and control characters do.
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    while start < bytes.len() {
+        let special = crate::json::swar::string_special(bytes, start);
+        out.push_str(&s[start..special]);
+        let Some(c) = s[special..].chars().next() else {
+            break;
+        };
+        start = special + c.len_utf8();
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -330,10 +339,9 @@ pub fn push_json_str(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
+            c => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
-            c => out.push(c),
         }
     }
     out.push('"');
@@ -462,6 +470,22 @@ impl Alert {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_strings_escape_like_nlohmann() {
+        for text in [
+            "",
+            "plain",
+            "a\"b\\c",
+            "tab\tnl\nbell\u{7}",
+            "é中😀/<>",
+            "\u{1f}x\u{0}",
+        ] {
+            let mut out = String::new();
+            push_json_str(&mut out, text);
+            assert_eq!(out, serde_json::to_string(text).unwrap(), "{text:?}");
+        }
+    }
 
     #[test]
     fn escape_args_like_libsinsp() {
