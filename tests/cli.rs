@@ -55,9 +55,24 @@ fn replay_of_the_samples_raises_falco_shaped_alerts() {
 }
 
 #[test]
+fn replay_without_input_replays_the_bundled_samples() {
+    // stdin is /dev/null here: empty, so the samples are replayed, as in a terminal.
+    let out = eksaudit(&["replay"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 11);
+    assert!(
+        stderr(&out).contains("replaying the bundled sample events"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn replay_filters_by_priority_and_can_match_all() {
     let out = eksaudit(&["replay", "--min-priority", "critical", SAMPLES]);
     assert_eq!(stdout(&out).lines().count(), 3, "{}", stdout(&out));
+    let all = eksaudit(&["replay", "--rule-matching", "all", SAMPLES]);
+    assert!(stdout(&all).lines().count() >= 11, "{}", stdout(&all));
     let out = eksaudit(&["replay", "--min-priority", "loud", SAMPLES]);
     assert_eq!(out.status.code(), Some(2));
     assert!(

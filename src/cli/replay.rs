@@ -123,9 +123,24 @@ pub fn run(args: Args) -> Result<Outcome> {
     })
 }
 
-/// The inputs, or the bundled sample events when none is given and stdin is a terminal.
+/// The inputs, or the bundled sample events when no FILE is given and stdin is a terminal
+/// (or is empty: `eksaudit replay </dev/null` in a script shows the samples too).
 fn open_input(input: &InputArgs) -> Result<InputDecoder<'static>> {
-    if input.nothing_to_read() {
+    let mut use_samples = input.nothing_to_read();
+    let mut stdin = None;
+    if input.files.is_empty() && !use_samples {
+        let mut reader = std::io::BufReader::new(std::io::stdin());
+        use_samples = std::io::BufRead::fill_buf(&mut reader)?.is_empty();
+        stdin = Some(reader);
+    }
+    if let Some(reader) = stdin.filter(|_| !use_samples) {
+        let stdin = Input::Reader("-".to_string(), Box::new(reader));
+        return Ok(InputDecoder::new(
+            vec![stdin],
+            DecodeOptions::with_max_event_size(input.max_event_size),
+        ));
+    }
+    if use_samples {
         eprintln!(
             "eksaudit: no input given: replaying the bundled sample events (give FILEs, or pipe events on stdin, to replay yours)"
         );
