@@ -18,18 +18,14 @@ use falco_plugin_runner::{
     CapturingPluginRunner, ExtractedField, MetricValue, PluginRunner, ScapStatus,
 };
 use libloading::Library;
+
+#[path = "fixture_paths.rs"]
+mod fixture_paths;
+use fixture_paths::{fixtures, trace_files};
 use serde_json::Value;
 
 const SUCCESS: ss_plugin_rc = 0;
 const EOF: ss_plugin_rc = 2;
-
-fn fixtures() -> PathBuf {
-    std::env::var_os("EKSAUDIT_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/upstream")
-        })
-}
 
 /// `cargo test` leaves the cdylib next to the test binary in `target/<profile>/deps`.
 fn so_path() -> PathBuf {
@@ -166,25 +162,6 @@ fn requests(field: &Value) -> Vec<String> {
     } else {
         vec![name]
     }
-}
-
-fn trace_files() -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![fixtures()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.components().any(|c| c.as_os_str() == "trace_files")
-                && path.extension().is_some_and(|e| e == "json")
-            {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
 }
 
 fn metric(runner: &mut CapturingPluginRunner, name: &str) -> u64 {

@@ -3,6 +3,7 @@
 
 mod bundled_rules;
 mod cli;
+mod fixture_paths;
 mod oracle;
 mod support;
 mod upstream_fields;

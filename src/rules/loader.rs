@@ -214,6 +214,25 @@ fn decode_tags(item: &Node, ctx: &Context) -> R<Option<BTreeSet<String>>> {
 }
 
 /// `decode_overrides`: the `override` mapping, split into append and replace keys.
+/// Whether a list or macro item appends to its previous definition: the deprecated
+/// `append: true` (warned) or `override: {<key>: append}`, not both.
+fn append_mode(
+    item: &Node,
+    key: &str,
+    ctx: &Context,
+    res: &mut FileResult,
+) -> Result<bool, LoadFailure> {
+    let append = decode_bool(item, "append", ctx, true)?.unwrap_or(false);
+    if append {
+        res.warn(WarningCode::DeprecatedItem, WARNING_APPEND, ctx.clone());
+    }
+    let (oa, or) = decode_overrides(item, &[key], &[key], ctx)?;
+    if append && (!oa.is_empty() || !or.is_empty()) {
+        return Err(yaml_err(ERROR_OVERRIDE_APPEND, ctx));
+    }
+    Ok(append || oa.contains(key))
+}
+
 fn decode_overrides(
     item: &Node,
     appendable: &[&str],
@@ -491,15 +510,7 @@ fn read_item(
             );
         }
         let items = decode_seq(item, "items", &ctx, false)?.unwrap_or_default();
-        let mut append = decode_bool(item, "append", &ctx, true)?.unwrap_or(false);
-        if append {
-            res.warn(WarningCode::DeprecatedItem, WARNING_APPEND, ctx.clone());
-        }
-        let (oa, or) = decode_overrides(item, &["items"], &["items"], &ctx)?;
-        if append && (!oa.is_empty() || !or.is_empty()) {
-            return Err(yaml_err(ERROR_OVERRIDE_APPEND, &ctx));
-        }
-        append |= oa.contains("items");
+        let append = append_mode(item, "items", &ctx, res)?;
         let info = ListInfo {
             ctx: ctx.clone(),
             name,
@@ -529,15 +540,7 @@ fn read_item(
             .get("condition")
             .map(|c| ctx.child(c.mark, ItemType::MacroCondition, ""))
             .unwrap_or_else(|| ctx.clone());
-        let mut append = decode_bool(item, "append", &ctx, true)?.unwrap_or(false);
-        if append {
-            res.warn(WarningCode::DeprecatedItem, WARNING_APPEND, ctx.clone());
-        }
-        let (oa, or) = decode_overrides(item, &["condition"], &["condition"], &ctx)?;
-        if append && (!oa.is_empty() || !or.is_empty()) {
-            return Err(yaml_err(ERROR_OVERRIDE_APPEND, &ctx));
-        }
-        append |= oa.contains("condition");
+        let append = append_mode(item, "condition", &ctx, res)?;
         let info = MacroInfo {
             ctx: ctx.clone(),
             cond_ctx,

@@ -234,6 +234,32 @@ impl RuleUpdate {
     }
 }
 
+/// A definition with Falco's ordering: `index` is where it was first defined (rules are
+/// evaluated in that order), `visibility` when it was last (re)defined or appended.
+trait Ordered {
+    fn name(&self) -> &str;
+    fn index(&self) -> u32;
+    fn set_order(&mut self, index: u32, visibility: u32);
+}
+
+macro_rules! ordered {
+    ($($t:ty),*) => {$(
+        impl Ordered for $t {
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn index(&self) -> u32 {
+                self.index
+            }
+            fn set_order(&mut self, index: u32, visibility: u32) {
+                self.index = index;
+                self.visibility = visibility;
+            }
+        }
+    )*};
+}
+ordered!(ListInfo, MacroInfo, RuleInfo);
+
 /// A name-indexed vector in insertion order (Falco's `indexed_vector`).
 #[derive(Debug, Clone)]
 pub struct Indexed<T> {
@@ -248,6 +274,15 @@ impl<T> Default for Indexed<T> {
             by_name: HashMap::new(),
         }
     }
+}
+
+/// Defines or redefines `item` in `map` as step `id` of loading: a redefinition keeps the
+/// place of the first definition and becomes visible from now on.
+fn define<T: Ordered>(map: &mut Indexed<T>, mut item: T, id: u32) {
+    let index = map.get(item.name()).map_or(id, Ordered::index);
+    item.set_order(index, id);
+    let name = item.name().to_string();
+    map.insert(&name, item);
 }
 
 impl<T> Indexed<T> {
@@ -314,20 +349,9 @@ impl Collector {
         i
     }
 
-    pub(crate) fn define_list(&mut self, mut info: ListInfo) {
+    pub(crate) fn define_list(&mut self, info: ListInfo) {
         let id = self.next_index();
-        match self.lists.get(&info.name) {
-            Some(prev) => {
-                info.index = prev.index;
-                info.visibility = id;
-            }
-            None => {
-                info.index = id;
-                info.visibility = id;
-            }
-        }
-        let name = info.name.clone();
-        self.lists.insert(&name, info);
+        define(&mut self.lists, info, id);
     }
 
     pub(crate) fn append_list(&mut self, info: ListInfo) -> R {
@@ -343,20 +367,9 @@ impl Collector {
         Ok(())
     }
 
-    pub(crate) fn define_macro(&mut self, mut info: MacroInfo) {
+    pub(crate) fn define_macro(&mut self, info: MacroInfo) {
         let id = self.next_index();
-        match self.macros.get(&info.name) {
-            Some(prev) => {
-                info.index = prev.index;
-                info.visibility = id;
-            }
-            None => {
-                info.index = id;
-                info.visibility = id;
-            }
-        }
-        let name = info.name.clone();
-        self.macros.insert(&name, info);
+        define(&mut self.macros, info, id);
     }
 
     pub(crate) fn append_macro(&mut self, info: MacroInfo) -> R {
@@ -407,18 +420,7 @@ impl Collector {
             validate_exception(ex, source_known.then_some(validate_field))?;
         }
         let id = self.next_index();
-        match self.rules.get(&info.name) {
-            Some(prev) => {
-                info.index = prev.index;
-                info.visibility = id;
-            }
-            None => {
-                info.index = id;
-                info.visibility = id;
-            }
-        }
-        let name = info.name.clone();
-        self.rules.insert(&name, info);
+        define(&mut self.rules, info, id);
         Ok(!source_known)
     }
 
