@@ -70,13 +70,13 @@ pub fn run(args: Args) -> Result<Outcome> {
     let progress = if samples {
         ProgressBar::hidden()
     } else {
-        progress_bar(&args.input)
+        progress_bar(decoder.progress().1)
     };
     let mut tally = Tally::default();
     let mut out = output::stdout();
     let mut evaluator = engine.evaluator();
     let mut alerts: Vec<Alert> = Vec::new();
-    for item in decoder.by_ref() {
+    while let Some(item) = decoder.next() {
         let decoded = match item {
             Ok(decoded) => decoded,
             Err(problem) => {
@@ -101,6 +101,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             *tally.by_priority.entry(alert.priority).or_default() += 1;
         }
         if tally.events % 1024 == 0 {
+            progress.set_position(decoder.progress().0);
             progress.set_message(format!("{} events, {} alerts", tally.events, tally.alerts));
         }
     }
@@ -156,24 +157,21 @@ fn open_input(input: &InputArgs) -> Result<InputDecoder<'static>> {
     input.open()
 }
 
-/// A spinner on stderr for long replays, when stderr is a terminal.
-fn progress_bar(input: &InputArgs) -> ProgressBar {
-    let large = input
-        .files
-        .iter()
-        .map(|f| {
-            std::fs::metadata(f)
-                .map(|m| if m.is_dir() { u64::MAX } else { m.len() })
-                .unwrap_or(0)
-        })
-        .fold(0u64, u64::saturating_add)
-        > 8 << 20;
-    let from_pipe = input.files.is_empty() || input.files.iter().any(|f| f.as_os_str() == "-");
-    if !std::io::stderr().is_terminal() || !(large || from_pipe) {
+/// Progress on stderr for long replays, when stderr is a terminal: a bar over the input
+/// files' size, or a spinner when reading stdin.
+fn progress_bar(total: Option<u64>) -> ProgressBar {
+    const LARGE: u64 = 8 << 20;
+    if !std::io::stderr().is_terminal() || total.is_some_and(|t| t < LARGE) {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new_spinner();
-    if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed} {msg}") {
+    let (bar, template) = match total {
+        Some(total) => (
+            ProgressBar::new(total),
+            "{bar:30} {bytes}/{total_bytes} {elapsed}/{eta} {msg}",
+        ),
+        None => (ProgressBar::new_spinner(), "{spinner} {elapsed} {msg}"),
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style);
     }
     bar.enable_steady_tick(Duration::from_millis(120));

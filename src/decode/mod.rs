@@ -27,6 +27,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::event::AuditEvent;
 
@@ -500,6 +501,24 @@ pub struct InputDecoder<'a> {
     current: Option<OpenInput<'a>>,
     decoder: Decoder,
     finished_bytes: u64,
+    /// Bytes of files read so far, before decompression (for progress).
+    raw_read: Arc<AtomicU64>,
+    /// Total size of the file inputs, when every input is a file.
+    raw_total: Option<u64>,
+}
+
+/// Counts the bytes a reader hands out.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 /// Something to read.
@@ -591,12 +610,27 @@ fn memory_bytes(bytes: &[u8], limit: usize) -> (Vec<u8>, Option<io::Error>, bool
 impl<'a> InputDecoder<'a> {
     /// Decodes `inputs` in order.
     pub fn new(inputs: Vec<Input<'a>>, options: DecodeOptions) -> Self {
+        let raw_total = inputs
+            .iter()
+            .map(|input| match input {
+                Input::File(path) => std::fs::metadata(path).ok().map(|m| m.len()),
+                _ => None,
+            })
+            .sum();
         Self {
             pending: inputs.into(),
             current: None,
             decoder: Decoder::new(options),
             finished_bytes: 0,
+            raw_read: Arc::new(AtomicU64::new(0)),
+            raw_total,
         }
+    }
+
+    /// Progress over file inputs, as (bytes read, total bytes) before decompression; the
+    /// total is `None` when an input is not a file (stdin).
+    pub fn progress(&self) -> (u64, Option<u64>) {
+        (self.raw_read.load(Ordering::Relaxed), self.raw_total)
     }
 
     /// Counters so far (input bytes include the input being read).
@@ -613,7 +647,9 @@ impl<'a> InputDecoder<'a> {
             let (name, opened) = match input {
                 Input::File(path) => {
                     let name = path.display().to_string();
-                    let opened = File::open(&path).and_then(maybe_gunzip);
+                    let count = Arc::clone(&self.raw_read);
+                    let opened =
+                        File::open(&path).and_then(|inner| maybe_gunzip(Counting { inner, count }));
                     (name, opened)
                 }
                 Input::Reader(name, reader) => (name, maybe_gunzip(reader)),

@@ -460,3 +460,23 @@ fn envelope_fast_path_and_exact_path_agree() {
         vec![DecodeErrorKind::InvalidJson, DecodeErrorKind::InvalidJson]
     );
 }
+
+#[test]
+fn progress_counts_file_bytes_before_decompression() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("a.json");
+    let zipped = dir.path().join("b.json.gz");
+    std::fs::write(&plain, format!("{}\n", line("a"))).unwrap();
+    std::fs::write(&zipped, gzip(format!("{}\n", line("b")).as_bytes())).unwrap();
+    let total =
+        std::fs::metadata(&plain).unwrap().len() + std::fs::metadata(&zipped).unwrap().len();
+    let mut decoder = read_path(dir.path(), &DecodeOptions::default()).unwrap();
+    assert_eq!(decoder.progress(), (0, Some(total)));
+    assert_eq!(decoder.by_ref().count(), 2);
+    assert_eq!(decoder.progress(), (total, Some(total)));
+    let stdin_like = InputDecoder::new(
+        vec![Input::Reader("-".into(), Box::new(&b""[..]))],
+        DecodeOptions::default(),
+    );
+    assert_eq!(stdin_like.progress().1, None);
+}
