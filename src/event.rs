@@ -98,7 +98,7 @@ impl SourceMeta {
         (!name.is_empty() && !name.contains('/')).then_some(name)
     }
 
-    fn annotations(&self) -> impl Iterator<Item = (&'static str, &str)> {
+    fn annotations(&self) -> [(&'static str, &Option<String>); 6] {
         [
             (CLUSTER_NAME_ANNOTATION, &self.cluster),
             (CLUSTER_ANNOTATION, &self.cluster),
@@ -107,8 +107,6 @@ impl SourceMeta {
             (LOG_GROUP_ANNOTATION, &self.log_group),
             (LOG_STREAM_ANNOTATION, &self.log_stream),
         ]
-        .into_iter()
-        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
     }
 }
 
@@ -128,55 +126,103 @@ pub fn annotate<'a>(
     index: TopIndex,
     meta: &SourceMeta,
 ) -> (Cow<'a, [u8]>, TopIndex) {
-    let unchanged = (Cow::Borrowed(payload), index);
-    let view = EventView::with_index(payload, index, 0);
-    if view.root().kind() != Kind::Object {
-        return unchanged;
-    }
-    let existing = view.top(Top::Annotations);
-    let missing: Vec<(&str, &str)> = meta
-        .annotations()
-        .filter(|(k, _)| existing.is_none_or(|a| a.get(k).is_none()))
-        .collect();
-    if missing.is_empty() || existing.is_some_and(|a| a.kind() != Kind::Object) {
-        return unchanged;
-    }
-    let mut members = Vec::new();
-    for (i, (k, v)) in missing.iter().enumerate() {
-        if i > 0 {
-            members.push(b',');
-        }
-        push_escaped(&mut members, k.as_bytes());
-        members.push(b':');
-        push_escaped(&mut members, v.as_bytes());
-    }
-    // Insert just before the closing brace of `annotations`, or add the member at the end.
-    let container = existing.map_or(payload, |a| a.raw());
-    let close = offset_in(payload, container) + container.len() - 1;
-    let mut out = Vec::with_capacity(payload.len() + members.len() + 20);
-    out.extend_from_slice(&payload[..close]);
-    if container.len() > 2 {
-        out.push(b',');
-    }
-    let value_start;
-    if existing.is_some() {
-        out.extend_from_slice(&members);
-        value_start = None;
-    } else {
-        out.extend_from_slice(b"\"annotations\":");
-        value_start = Some(out.len());
-        out.push(b'{');
-        out.extend_from_slice(&members);
-        out.push(b'}');
-    }
-    let inserted = out.len() - close;
-    out.extend_from_slice(&payload[close..]);
-    let mut index = index.shifted(close, inserted);
-    if let Some(start) = value_start {
-        index.spans[Top::Annotations as usize] =
-            Some((start as u32, (out.len() - 1 - start) as u32));
-    }
+    let Some(insertion) = Insertion::plan(payload, index, meta) else {
+        return (Cow::Borrowed(payload), index);
+    };
+    let mut out = Vec::with_capacity(payload.len() + insertion.bytes.len());
+    out.extend_from_slice(&payload[..insertion.at]);
+    out.extend_from_slice(&insertion.bytes);
+    out.extend_from_slice(&payload[insertion.at..]);
+    let index = insertion.apply(index, out.len());
     (Cow::Owned(out), index)
+}
+
+/// [`annotate`] on a payload the caller owns: the annotations are inserted in place (near
+/// the end of the event, where `annotations` is), so the event costs no second copy.
+pub fn annotate_in_place(payload: &mut Vec<u8>, index: TopIndex, meta: &SourceMeta) -> TopIndex {
+    let Some(insertion) = Insertion::plan(payload, index, meta) else {
+        return index;
+    };
+    payload.splice(insertion.at..insertion.at, insertion.bytes.iter().copied());
+    insertion.apply(index, payload.len())
+}
+
+/// Where and what [`annotate`] inserts.
+struct Insertion {
+    /// Offset of the closing brace the bytes go before.
+    at: usize,
+    bytes: Vec<u8>,
+    /// Offset of the new `annotations` value within `bytes`, when the member is new.
+    new_value: Option<usize>,
+}
+
+impl Insertion {
+    fn plan(payload: &[u8], index: TopIndex, meta: &SourceMeta) -> Option<Insertion> {
+        let view = EventView::with_index(payload, index, 0);
+        if view.root().kind() != Kind::Object {
+            return None;
+        }
+        let existing = view.top(Top::Annotations);
+        if existing.is_some_and(|a| a.kind() != Kind::Object) {
+            return None;
+        }
+        let wanted = meta.annotations();
+        // Which keys the event already has, in one pass over its annotations.
+        let present = existing.map(|a| a.pick(wanted.map(|(k, _)| k)));
+        let mut members = Vec::new();
+        for (i, (key, value)) in wanted.iter().enumerate() {
+            let Some(value) = value.as_deref() else {
+                continue;
+            };
+            if present.is_some_and(|p| p[i].is_some()) {
+                continue;
+            }
+            if !members.is_empty() {
+                members.push(b',');
+            }
+            push_escaped(&mut members, key.as_bytes());
+            members.push(b':');
+            push_escaped(&mut members, value.as_bytes());
+        }
+        if members.is_empty() {
+            return None;
+        }
+        // Before the closing brace of `annotations`, or a new member at the end.
+        let container = existing.map_or(payload, |a| a.raw());
+        let at = offset_in(payload, container) + container.len() - 1;
+        let mut bytes = Vec::with_capacity(members.len() + 20);
+        if container.len() > 2 {
+            bytes.push(b',');
+        }
+        let new_value = if existing.is_some() {
+            bytes.extend_from_slice(&members);
+            None
+        } else {
+            bytes.extend_from_slice(b"\"annotations\":");
+            let start = bytes.len();
+            bytes.push(b'{');
+            bytes.extend_from_slice(&members);
+            bytes.push(b'}');
+            Some(start)
+        };
+        Some(Insertion {
+            at,
+            bytes,
+            new_value,
+        })
+    }
+
+    /// The index of the payload after the insertion (`total` is its new length).
+    fn apply(&self, index: TopIndex, total: usize) -> TopIndex {
+        let mut index = index.shifted(self.at, self.bytes.len());
+        if let Some(start) = self.new_value {
+            let start = self.at + start;
+            // The new member is the last: its value ends before the root's closing brace.
+            index.spans[Top::Annotations as usize] =
+                Some((start as u32, (total - 1 - start) as u32));
+        }
+        index
+    }
 }
 
 /// Top-level members of an audit event that fields read, indexed once per event.

@@ -2,7 +2,7 @@
 
 use super::time::parse_rfc3339_nanos;
 use super::{DecodeErrorKind, Decoder, Location};
-use crate::event::{AuditEvent, EventView, SourceMeta, Top, TopIndex, annotate};
+use crate::event::{AuditEvent, EventView, SourceMeta, Top, TopIndex, annotate, annotate_in_place};
 use crate::json::{Json, Kind};
 
 /// The message Falco's k8saudit plugin gives for JSON that is not audit data; kept word
@@ -46,10 +46,8 @@ fn object(
     let kind = view.top(Top::Kind).and_then(Json::str);
     if let Some(kind) = &kind
         && matches!(&kind[..], b"Event" | b"EventList")
+        && !api_version_ok(&view)
         && let Some(version) = view.top(Top::ApiVersion)
-        && !version
-            .str()
-            .is_some_and(|v| API_VERSIONS.contains(&&v[..]))
     {
         let detail = format!(" (apiVersion {})", String::from_utf8_lossy(version.raw()));
         return not_recognized(decoder, value, location, &detail);
@@ -84,6 +82,77 @@ fn audit_id(value: Json<'_>) -> Option<String> {
         .map(|id| String::from_utf8_lossy(&id.text()).into_owned())
 }
 
+/// Decodes a root document held in an owned buffer (a CloudWatch message after
+/// unescaping). A single `Event`, which is what EKS writes, becomes the payload itself,
+/// annotated in place: no copy. Anything else is decoded as borrowed.
+pub(super) fn owned_payload(
+    decoder: &mut Decoder,
+    mut buffer: Vec<u8>,
+    index: TopIndex,
+    meta: &SourceMeta,
+    location: &Location,
+) {
+    let time = {
+        let view = EventView::with_index(&buffer, index, 0);
+        let kind = view.top(Top::Kind).and_then(Json::str);
+        if view.root().kind() != Kind::Object
+            || kind.as_deref() != Some(b"Event")
+            || !api_version_ok(&view)
+        {
+            return payload(decoder, Json::new(&buffer), Some(index), meta, location);
+        }
+        event_time(decoder, &view, location)
+    };
+    let Some(time_ns) = time else { return };
+    let index = annotate_in_place(&mut buffer, index, meta);
+    deliver(decoder, buffer, time_ns, index, location.clone());
+}
+
+/// Whether `apiVersion` is absent or one of the audit API versions.
+fn api_version_ok(view: &EventView<'_>) -> bool {
+    view.top(Top::ApiVersion)
+        .is_none_or(|v| v.str().is_some_and(|v| API_VERSIONS.contains(&&v[..])))
+}
+
+fn view_audit_id(view: &EventView<'_>) -> Option<String> {
+    view.top(Top::AuditId)
+        .map(|id| String::from_utf8_lossy(&id.text()).into_owned())
+}
+
+/// The event time from `stageTimestamp`, or `None` with the error reported.
+fn event_time(decoder: &mut Decoder, view: &EventView<'_>, location: &Location) -> Option<u64> {
+    let Some(stamp) = view.top(Top::StageTimestamp) else {
+        let detail = "can't read stageTimestamp".to_string();
+        decoder.error(
+            DecodeErrorKind::MissingTimestamp,
+            location.clone(),
+            view_audit_id(view),
+            detail,
+        );
+        return None;
+    };
+    let parsed = match stamp.str() {
+        Some(text) => parse_rfc3339_nanos(&text),
+        None => Err(format!(
+            "stageTimestamp is not a string: {}",
+            String::from_utf8_lossy(stamp.raw())
+        )),
+    };
+    match parsed {
+        Ok(ns) => Some(ns),
+        Err(e) => {
+            let detail = format!("bad stageTimestamp: {e}");
+            decoder.error(
+                DecodeErrorKind::BadTimestamp,
+                location.clone(),
+                view_audit_id(view),
+                detail,
+            );
+            None
+        }
+    }
+}
+
 /// One event: its time from `stageTimestamp`, its payload annotated and size-checked.
 fn single(
     decoder: &mut Decoder,
@@ -93,44 +162,29 @@ fn single(
     location: Location,
 ) {
     let view = EventView::with_index(value.raw(), index, 0);
-    let audit_id = || {
-        view.top(Top::AuditId)
-            .map(|id| String::from_utf8_lossy(&id.text()).into_owned())
-    };
-    let Some(stamp) = view.top(Top::StageTimestamp) else {
-        let detail = "can't read stageTimestamp".to_string();
-        return decoder.error(
-            DecodeErrorKind::MissingTimestamp,
-            location,
-            audit_id(),
-            detail,
-        );
-    };
-    let parsed = match stamp.str() {
-        Some(text) => parse_rfc3339_nanos(&text),
-        None => Err(format!(
-            "stageTimestamp is not a string: {}",
-            String::from_utf8_lossy(stamp.raw())
-        )),
-    };
-    let time_ns = match parsed {
-        Ok(ns) => ns,
-        Err(e) => {
-            let detail = format!("bad stageTimestamp: {e}");
-            return decoder.error(DecodeErrorKind::BadTimestamp, location, audit_id(), detail);
-        }
+    let Some(time_ns) = event_time(decoder, &view, &location) else {
+        return;
     };
     let (payload, index) = annotate(value.raw(), index, meta);
+    deliver(decoder, payload.into_owned(), time_ns, index, location);
+}
+
+/// Hands over an annotated event, or reports it as too large.
+fn deliver(
+    decoder: &mut Decoder,
+    payload: Vec<u8>,
+    time_ns: u64,
+    index: TopIndex,
+    location: Location,
+) {
     let limit = decoder.options().max_event_size;
     if payload.len() > limit {
+        let audit_id = view_audit_id(&EventView::with_index(&payload, index, 0));
         let detail = format!(
             "event larger than max_event_size: size={} (max_event_size={limit})",
             payload.len()
         );
-        return decoder.error(DecodeErrorKind::EventTooLarge, location, audit_id(), detail);
+        return decoder.error(DecodeErrorKind::EventTooLarge, location, audit_id, detail);
     }
-    decoder.event(
-        AuditEvent::with_index(payload.into_owned(), time_ns, index),
-        location,
-    );
+    decoder.event(AuditEvent::with_index(payload, time_ns, index), location);
 }

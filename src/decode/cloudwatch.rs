@@ -219,7 +219,7 @@ fn deliver<'m>(
     for (i, (id, message)) in events.enumerate() {
         let at = location.with_log_event(i, id);
         match message {
-            Some(message) => self::message(decoder, &message, &meta, &at),
+            Some(message) => self::message(decoder, message, &meta, &at),
             None => {
                 let detail = "CloudWatch log event without a string message".to_string();
                 decoder.error(DecodeErrorKind::BadEnvelope, at, None, detail);
@@ -241,23 +241,36 @@ fn skip_non_audit_stream(decoder: &mut Decoder, stream: &str, log_events: u64) {
 }
 
 /// Decodes one CloudWatch message: audit JSON as the API server wrote it.
-fn message(decoder: &mut Decoder, text: &[u8], meta: &SourceMeta, location: &Location) {
-    if is_truncated(text) {
-        return decoder.truncated(location.clone(), text);
+fn message(decoder: &mut Decoder, text: Cow<'_, [u8]>, meta: &SourceMeta, location: &Location) {
+    if is_truncated(&text) {
+        return decoder.truncated(location.clone(), &text);
     }
     let mut members = std::mem::take(&mut decoder.members);
-    let result = compact_members(text, &mut members);
-    match result {
-        Ok(json) => {
-            let index = (!members.is_empty()).then(|| TopIndex::from_members(&json, &members));
-            audit::payload(decoder, Json::new(&json), index, meta, location);
+    let result = compact_members(&text, &mut members);
+    let json = match result {
+        Ok(json) => json,
+        Err(e) => {
+            let audit_id = recover_audit_id(&text);
+            decoder.error(
+                DecodeErrorKind::InvalidJson,
+                location.clone(),
+                audit_id,
+                e.to_string(),
+            );
+            decoder.members = members;
+            return;
         }
-        Err(e) => decoder.error(
-            DecodeErrorKind::InvalidJson,
-            location.clone(),
-            recover_audit_id(text),
-            e.to_string(),
-        ),
+    };
+    let index = (!members.is_empty()).then(|| TopIndex::from_members(&json, &members));
+    // The usual case: an owned, already compact message whose members were recorded.
+    let whole = matches!(&json, Cow::Borrowed(j) if j.len() == text.len());
+    if whole && index.is_some() && matches!(text, Cow::Owned(_)) {
+        drop(json);
+        if let (Some(index), Cow::Owned(buffer)) = (index, text) {
+            audit::owned_payload(decoder, buffer, index, meta, location);
+        }
+    } else {
+        audit::payload(decoder, Json::new(&json), index, meta, location);
     }
     decoder.members = members;
 }

@@ -480,3 +480,26 @@ fn progress_counts_file_bytes_before_decompression() {
     );
     assert_eq!(stdin_like.progress().1, None);
 }
+
+#[test]
+fn every_message_shape_in_an_envelope_is_decoded() {
+    // Escaped messages (owned after unescaping) of every shape: an Event (taken in place),
+    // an array, an EventList, one with whitespace, an empty object.
+    let list =
+        json!({"kind": "EventList", "items": [event_json("l1"), event_json("l2")]}).to_string();
+    let array = json!([event_json("a1")]).to_string();
+    let spaced = serde_json::to_string_pretty(&event_json("p1")).unwrap();
+    let messages = [line("e1"), array, list, spaced, "{}".to_string()];
+    let run = decode(cloudwatch_ordered(&messages).as_bytes());
+    let ids: Vec<_> = run
+        .events
+        .iter()
+        .map(|e| field(e, "ka.auditid").unwrap())
+        .collect();
+    assert_eq!(ids, ["e1", "a1", "l1", "l2", "p1"]);
+    assert_eq!(kinds(&run), vec![DecodeErrorKind::NotAuditEvent]);
+    for e in &run.events {
+        assert_eq!(field(e, "eks.cluster").as_deref(), Some("prod"));
+        assert!(e.event.view().top(crate::event::Top::Annotations).is_some());
+    }
+}
