@@ -21,7 +21,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, Throughput};
-use eksaudit::decode::{DecodeOptions, decode_bytes};
+use eksaudit::decode::{DecodeOptions, Decoder, Location};
 use eksaudit::fields::{FieldRequest, extract};
 use eksaudit::rules::{Alert, Engine, EngineOptions, RulesFile};
 
@@ -148,23 +148,37 @@ fn baseline(records: &[Vec<u8>]) -> usize {
     messages
 }
 
+/// Decodes every record with one decoder, as a shard consumer does, calling `each` on
+/// every event.
+fn decode_records(
+    records: &[Vec<u8>],
+    options: &DecodeOptions,
+    mut each: impl FnMut(eksaudit::decode::Decoded),
+) {
+    let mut decoder = Decoder::new(options.clone());
+    let location = Location::new("kinesis");
+    for record in records {
+        decoder.push_record(record, &location);
+        while let Some(item) = decoder.pop() {
+            each(item.unwrap());
+        }
+    }
+}
+
 fn decode_extract(
     records: &[Vec<u8>],
     requests: &[FieldRequest],
     options: &DecodeOptions,
 ) -> usize {
     let mut values = 0;
-    for record in records {
-        for item in decode_bytes(record, "kinesis", options) {
-            let decoded = item.unwrap();
-            let view = decoded.event.view();
-            for request in requests {
-                if let Ok(Some(v)) = extract(&view, request.field, request.arg.as_arg()) {
-                    values += black_box(v).as_slice().len();
-                }
+    decode_records(records, options, |decoded| {
+        let view = decoded.event.view();
+        for request in requests {
+            if let Ok(Some(v)) = extract(&view, request.field, request.arg.as_arg()) {
+                values += black_box(v).as_slice().len();
             }
         }
-    }
+    });
     values
 }
 
@@ -189,18 +203,15 @@ fn decode_rules(
     let mut evaluator = engine.evaluator();
     let mut alerts: Vec<Alert> = Vec::new();
     let (mut events, mut alert_count, mut bytes) = (0, 0, 0);
-    for record in records {
-        for item in decode_bytes(record, "kinesis", options) {
-            let decoded = item.unwrap();
-            events += 1;
-            alerts.clear();
-            evaluator.evaluate(&decoded.event.view(), events, &mut alerts);
-            for alert in &alerts {
-                alert_count += 1;
-                bytes += black_box(alert.to_json()).len();
-            }
+    decode_records(records, options, |decoded| {
+        events += 1;
+        alerts.clear();
+        evaluator.evaluate(&decoded.event.view(), events, &mut alerts);
+        for alert in &alerts {
+            alert_count += 1;
+            bytes += black_box(alert.to_json()).len();
         }
-    }
+    });
     (events, alert_count, bytes)
 }
 

@@ -85,7 +85,7 @@ fn evaluate_case(root: &Path, case: &Value, engine: &Engine) -> Result<(), Strin
 
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
     for a in &alerts {
-        *counts.entry(a.rule.as_str()).or_default() += 1;
+        *counts.entry(&*a.rule).or_default() += 1;
     }
     if let Some(expected) = case["expected"].as_object() {
         for (rule, want) in expected {

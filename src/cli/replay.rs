@@ -97,7 +97,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             out.write_all(line.as_bytes())?;
             out.write_all(b"\n")?;
             tally.alerts += 1;
-            *tally.by_rule.entry(alert.rule.clone()).or_default() += 1;
+            *tally.by_rule.entry(alert.rule.to_string()).or_default() += 1;
             *tally.by_priority.entry(alert.priority).or_default() += 1;
         }
         if tally.events % 1024 == 0 {

@@ -290,6 +290,8 @@ pub struct Decoder {
     reported_streams: Vec<String>,
     /// Reused buffer for the root members recorded while validating a message.
     members: Vec<crate::json::Member>,
+    /// Reused buffer records are inflated into.
+    inflate: Vec<u8>,
 }
 
 impl Decoder {
@@ -301,6 +303,7 @@ impl Decoder {
             queue: VecDeque::new(),
             reported_streams: Vec::new(),
             members: Vec::new(),
+            inflate: Vec::new(),
         }
     }
 
@@ -346,6 +349,88 @@ impl Decoder {
         } else {
             self.document(bytes, location);
         }
+    }
+
+    /// Decodes the next document of `reader` into the queue. False at the end of the
+    /// input, or after an I/O error (reported) that ends it.
+    ///
+    /// CloudWatch envelopes are framed, validated and parsed by serde in one pass over the
+    /// reader's buffer; when the input does not start with one, or serde refuses it, the
+    /// validating framer takes over and reports any problem precisely.
+    pub fn step<R: Read>(
+        &mut self,
+        reader: &mut DocumentReader<R>,
+        input: &Location,
+        gzip: bool,
+    ) -> bool {
+        let result = self.envelope_fast_path(reader, input).and_then(|done| {
+            if done {
+                Ok(true)
+            } else {
+                self.frame(reader, input)
+            }
+        });
+        match result {
+            Ok(more) => more,
+            Err(e) => {
+                let location = input.at_line(reader.line());
+                self.push_io_error(&e, location, gzip);
+                false
+            }
+        }
+    }
+
+    fn envelope_fast_path<R: Read>(
+        &mut self,
+        reader: &mut DocumentReader<R>,
+        input: &Location,
+    ) -> io::Result<bool> {
+        loop {
+            let line = reader.line();
+            let Some((rest, eof)) = reader.peek()? else {
+                return Ok(false);
+            };
+            if !cloudwatch::looks_like_envelope(rest) {
+                return Ok(false);
+            }
+            match cloudwatch::typed_envelope_prefix(self, rest, &input.at_line(line)) {
+                cloudwatch::Prefix::Consumed(n) => {
+                    reader.consume(n);
+                    return Ok(true);
+                }
+                cloudwatch::Prefix::Incomplete if !eof => {
+                    if !reader.read_more()? {
+                        return Ok(false);
+                    }
+                }
+                _ => return Ok(false),
+            }
+        }
+    }
+
+    fn frame<R: Read>(
+        &mut self,
+        reader: &mut DocumentReader<R>,
+        input: &Location,
+    ) -> io::Result<bool> {
+        match reader.next_frame()? {
+            Some(frame) => {
+                self.push_frame(frame, input);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Decodes one record held in memory (a Kinesis record: gzip or not, any number of
+    /// documents) into the queue, reusing this decoder's inflate buffer, as a shard
+    /// consumer does for every record it reads.
+    pub fn push_record(&mut self, data: &[u8], location: &Location) {
+        let buffer = std::mem::take(&mut self.inflate);
+        let (data, error, gzip) = memory_bytes(data, MAX_MEMORY_INFLATE, buffer);
+        let mut reader = DocumentReader::from_bytes(data, error, self.options.max_document_size);
+        while self.step(&mut reader, location, gzip) {}
+        self.inflate = reader.into_buffer();
     }
 
     /// Decodes one frame from a [`DocumentReader`].
@@ -582,16 +667,22 @@ pub fn decode_bytes<'a>(
 /// The bytes of an in-memory input, gunzipped when they start with the gzip magic: into
 /// one buffer sized from the gzip trailer, so a record costs one allocation. A gzip error
 /// comes back with what was inflated before it.
-fn memory_bytes(bytes: &[u8], limit: usize) -> (Vec<u8>, Option<io::Error>, bool) {
+fn memory_bytes(
+    bytes: &[u8],
+    limit: usize,
+    mut out: Vec<u8>,
+) -> (Vec<u8>, Option<io::Error>, bool) {
+    out.clear();
     if !bytes.starts_with(&[0x1f, 0x8b]) {
-        return (bytes.to_vec(), None, false);
+        out.extend_from_slice(bytes);
+        return (out, None, false);
     }
     // ISIZE (the last member's size mod 2^32) is a good first guess for one member.
     let hint = bytes
         .last_chunk::<4>()
         .map_or(0, |t| u32::from_le_bytes(*t) as usize)
         .min(limit);
-    let mut out = Vec::with_capacity(hint.max(bytes.len() * 4));
+    out.reserve(hint.max(bytes.len() * 4));
     let decoder = flate2::read::MultiGzDecoder::new(bytes);
     let result = decoder.take(limit as u64 + 1).read_to_end(&mut out);
     let error = match result {
@@ -654,7 +745,7 @@ impl<'a> InputDecoder<'a> {
                 }
                 Input::Reader(name, reader) => (name, maybe_gunzip(reader)),
                 Input::Memory(name, bytes) => {
-                    let (data, error, gzip) = memory_bytes(bytes, MAX_MEMORY_INFLATE);
+                    let (data, error, gzip) = memory_bytes(bytes, MAX_MEMORY_INFLATE, Vec::new());
                     let max = self.decoder.options().max_document_size;
                     let reader = DocumentReader::from_bytes(data, error, max);
                     self.current = Some(OpenInput {
@@ -692,62 +783,13 @@ impl<'a> InputDecoder<'a> {
         let Some(input) = self.current.as_mut() else {
             return self.open_next();
         };
-        match Self::envelope_fast_path(&mut self.decoder, input) {
-            Ok(true) => return true,
-            Ok(false) => {}
-            Err(e) => {
-                let location = input.location.at_line(input.reader.line());
-                let gzip = input.gzip;
-                self.decoder.push_io_error(&e, location, gzip);
-                self.finish_current();
-                return true;
-            }
+        if !self
+            .decoder
+            .step(&mut input.reader, &input.location, input.gzip)
+        {
+            self.finish_current();
         }
-        match input.reader.next_frame() {
-            Ok(Some(frame)) => {
-                self.decoder.push_frame(frame, &input.location);
-                true
-            }
-            Ok(None) => {
-                self.finish_current();
-                true
-            }
-            Err(e) => {
-                let location = input.location.at_line(input.reader.line());
-                let gzip = input.gzip;
-                self.decoder.push_io_error(&e, location, gzip);
-                self.finish_current();
-                true
-            }
-        }
-    }
-
-    /// CloudWatch envelopes are framed, validated and parsed by serde in one pass over
-    /// the reader's buffer. False (nothing consumed) when the input does not start with an
-    /// envelope, or serde refuses it: the validating framer then takes over and reports
-    /// any problem precisely.
-    fn envelope_fast_path(decoder: &mut Decoder, input: &mut OpenInput<'_>) -> io::Result<bool> {
-        loop {
-            let line = input.reader.line();
-            let Some((rest, eof)) = input.reader.peek()? else {
-                return Ok(false);
-            };
-            if !cloudwatch::looks_like_envelope(rest) {
-                return Ok(false);
-            }
-            match cloudwatch::typed_envelope_prefix(decoder, rest, &input.location.at_line(line)) {
-                cloudwatch::Prefix::Consumed(n) => {
-                    input.reader.consume(n);
-                    return Ok(true);
-                }
-                cloudwatch::Prefix::Incomplete if !eof => {
-                    if !input.reader.read_more()? {
-                        return Ok(false);
-                    }
-                }
-                _ => return Ok(false),
-            }
-        }
+        true
     }
 
     fn finish_current(&mut self) {

@@ -118,6 +118,12 @@ impl<R: Read> DocumentReader<R> {
         }
     }
 
+    /// Gives the buffer back (emptied), to be reused.
+    pub fn into_buffer(mut self) -> Vec<u8> {
+        self.buf.clear();
+        self.buf
+    }
+
     /// Total bytes read from the underlying stream so far.
     pub fn bytes_read(&self) -> u64 {
         self.bytes_read

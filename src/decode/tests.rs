@@ -503,3 +503,31 @@ fn every_message_shape_in_an_envelope_is_decoded() {
         assert!(e.event.view().top(crate::event::Top::Annotations).is_some());
     }
 }
+
+#[test]
+fn one_decoder_for_many_records_decodes_like_separate_inputs() {
+    let records = [
+        gzip(cloudwatch_ordered(&[line("r1"), line("r2")]).as_bytes()),
+        cloudwatch_ordered(&[line("r3")]).into_bytes(),
+        gzip(b"{\"kind\":0}"),
+        gzip(cloudwatch_ordered(&[line("r4")]).as_bytes()),
+    ];
+    let mut decoder = Decoder::new(DecodeOptions::default());
+    let mut ids = Vec::new();
+    let mut problems = 0;
+    for (i, record) in records.iter().enumerate() {
+        decoder.push_record(record, &Location::new(format!("shard-0/{i}")));
+        while let Some(item) = decoder.pop() {
+            match item {
+                Ok(d) => ids.push(field(&d, "ka.auditid").unwrap()),
+                Err(e) => {
+                    assert_eq!(e.location.source.as_ref(), "shard-0/2");
+                    problems += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(ids, ["r1", "r2", "r3", "r4"]);
+    assert_eq!(problems, 1);
+    assert_eq!(decoder.stats().events, 4);
+}

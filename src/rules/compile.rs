@@ -17,7 +17,8 @@
 //! * Finally, every macro or list nothing used is a `LOAD_UNUSED_MACRO`/`LOAD_UNUSED_LIST`
 //!   warning.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::ast::{Expr, Pos};
 use super::filter::{self, CompileOptions, Node, Slots};
@@ -31,16 +32,16 @@ use super::ruleset::{
 /// A compiled rule, ready to evaluate.
 #[derive(Debug, Clone)]
 pub struct CompiledRule {
-    /// The rule name.
-    pub name: String,
+    /// The rule name (shared with every alert it raises).
+    pub name: Arc<str>,
     /// Its source.
-    pub source: String,
+    pub source: Arc<str>,
     /// Its description.
     pub desc: String,
     /// Its priority.
     pub priority: Priority,
-    /// Its tags, sorted.
-    pub tags: BTreeSet<String>,
+    /// Its tags, sorted (shared with every alert it raises).
+    pub tags: Arc<[String]>,
     /// Whether it is enabled.
     pub enabled: bool,
     /// The condition.
@@ -479,11 +480,11 @@ impl Compiler<'_> {
                 );
             }
             out.push(CompiledRule {
-                name: r.name.clone(),
-                source: r.source.clone(),
+                name: Arc::from(r.name.as_str()),
+                source: Arc::from(r.source.as_str()),
                 desc: r.desc.clone(),
                 priority: r.priority,
-                tags: r.tags.clone(),
+                tags: r.tags.iter().cloned().collect(),
                 enabled: r.enabled,
                 filter: compiled.node,
                 output: format,

@@ -325,7 +325,7 @@ fn run_case(fixture: &str, index: usize, case: &Node, dir: &Path, engine: &Engin
     }
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     for a in &alerts {
-        *counts.entry(a.rule.clone()).or_default() += 1;
+        *counts.entry(a.rule.to_string()).or_default() += 1;
     }
     let mut problems = Vec::new();
     let expect = case.get("expect");

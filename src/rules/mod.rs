@@ -38,7 +38,7 @@
 //! let event = br#"{"auditID":"1","objectRef":{"subresource":"exec"},"user":{"username":"bob"}}"#;
 //! let mut alerts = Vec::new();
 //! engine.evaluator().evaluate(&EventView::new(event, 1_700_000_000_000_000_000), 1, &mut alerts);
-//! assert_eq!(alerts[0].rule, "Exec into pod");
+//! assert_eq!(&*alerts[0].rule, "Exec into pod");
 //! assert!(alerts[0].output.ends_with(": Notice exec by bob"));
 //! ```
 //!
@@ -384,9 +384,9 @@ impl Engine {
             .iter()
             .enumerate()
             .map(|(i, r)| RuleSummary {
-                name: r.name.clone(),
+                name: r.name.to_string(),
                 priority: r.priority,
-                source: r.source.clone(),
+                source: r.source.to_string(),
                 active: self.active.contains(&i),
             })
             .collect()

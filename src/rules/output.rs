@@ -20,6 +20,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::{Arc, LazyLock};
 
 use super::ast::Expr;
 use super::fields::{self, FieldValue, PrintFormat, Source};
@@ -42,7 +43,7 @@ struct FieldToken {
     /// `%<N>field` width, 0 for none.
     width: usize,
     /// The plain field behind it and its JSON key (`output_fields`).
-    json: Option<(String, Extractor)>,
+    json: Option<(Arc<str>, Extractor)>,
 }
 
 /// A compiled output format.
@@ -157,7 +158,7 @@ impl OutputFormat {
                         let json = match innermost_field(&expr) {
                             Some(inner) => {
                                 let key = field_key(inner).unwrap_or_default();
-                                Some((key, filter::compile_extractor(inner, slots)?))
+                                Some((Arc::from(key), filter::compile_extractor(inner, slots)?))
                             }
                             None => None,
                         };
@@ -190,35 +191,40 @@ impl OutputFormat {
 
     /// Renders the text (Falco's `OF_NORMAL`), with `<NA>` for missing values.
     pub fn render_text(&self, ctx: &mut EvalCtx<'_, '_>) -> String {
-        let mut out = String::new();
+        let mut out = String::with_capacity(256);
+        self.render_text_into(ctx, &mut out);
+        out
+    }
+
+    /// [`OutputFormat::render_text`] into an existing buffer.
+    pub fn render_text_into(&self, ctx: &mut EvalCtx<'_, '_>, out: &mut String) {
         for t in &self.tokens {
             match t {
                 Token::Raw(s) => out.push_str(s),
                 Token::Field(f) => {
-                    let (ex, width) = (&f.ex, &f.width);
+                    let (ex, width) = (&f.ex, f.width);
                     ctx.ensure(ex);
-                    let s = match ctx.get(ex) {
-                        Some(v) => value_text(ex, v),
-                        None => "<NA>".to_string(),
-                    };
-                    if *width > 0 {
-                        let mut bytes = s.into_bytes();
-                        bytes.resize(*width, b' ');
+                    let start = out.len();
+                    match ctx.get(ex) {
+                        Some(v) => push_value_text(out, ex, v),
+                        None => out.push_str("<NA>"),
+                    }
+                    if width > 0 {
+                        // Falco pads or cuts the field to the width, in bytes.
+                        let mut bytes = out.split_off(start).into_bytes();
+                        bytes.resize(width, b' ');
                         out.push_str(&String::from_utf8_lossy(&bytes));
-                    } else {
-                        out.push_str(&s);
                     }
                 }
             }
         }
-        out
     }
 
     /// Adds the `output_fields` of this format (Falco's `OF_JSON` tokens).
     pub fn render_fields(
         &self,
         ctx: &mut EvalCtx<'_, '_>,
-        fields: &mut BTreeMap<String, OutputValue>,
+        fields: &mut BTreeMap<Arc<str>, OutputValue>,
     ) {
         for t in &self.tokens {
             if let Token::Field(f) = t
@@ -230,7 +236,7 @@ impl OutputFormat {
                     Some(v) => json_value(ex, v, ts),
                     None => OutputValue::Null,
                 };
-                fields.insert(key.clone(), v);
+                fields.insert(Arc::clone(key), v);
             }
         }
     }
@@ -240,37 +246,43 @@ fn lossy(b: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(b)
 }
 
-/// libsinsp `rawval_to_string` for a value of this extractor.
-fn value_text(ex: &Extractor, v: &FieldValue<'_>) -> String {
+/// libsinsp `rawval_to_string` for a value of this extractor, appended to `out`.
+fn push_value_text(out: &mut String, ex: &Extractor, v: &FieldValue<'_>) {
     match v {
-        FieldValue::Str(s) => lossy(s).into_owned(),
-        FieldValue::DecStr(n) => n.to_string(),
+        FieldValue::Str(s) => out.push_str(&lossy(s)),
+        FieldValue::DecStr(n) => {
+            let _ = write!(out, "{n}");
+        }
         FieldValue::StrList(items) => {
-            let mut s = String::from("(");
+            let start = out.len();
+            out.push('(');
             for (i, it) in items.iter().enumerate() {
                 if i > 0 {
-                    s.push(',');
+                    out.push(',');
                 }
-                s.push_str(&lossy(it));
+                out.push_str(&lossy(it));
             }
-            s.push(')');
+            out.push(')');
             // libsinsp copies list renderings into a 1024-byte buffer.
-            if s.len() > 1023 {
-                let mut cut = 1023;
-                while !s.is_char_boundary(cut) {
+            if out.len() - start > 1023 {
+                let mut cut = start + 1023;
+                while !out.is_char_boundary(cut) {
                     cut -= 1;
                 }
-                s.truncate(cut);
+                out.truncate(cut);
             }
-            s
         }
         FieldValue::Num(n) => match print_format(ex) {
-            PrintFormat::Dec => n.to_string(),
-            PrintFormat::Padded9 => format!("{n:09}"),
+            PrintFormat::Dec => {
+                let _ = write!(out, "{n}");
+            }
+            PrintFormat::Padded9 => {
+                let _ = write!(out, "{n:09}");
+            }
             // A number from a string field (`len(...)`): libsinsp has no rendering for it.
-            PrintFormat::Na => "<NA>".to_string(),
+            PrintFormat::Na => out.push_str("<NA>"),
         },
-        FieldValue::Bool(b) => if *b { "true" } else { "false" }.to_string(),
+        FieldValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
     }
 }
 
@@ -376,17 +388,17 @@ pub struct Alert {
     /// The event time in ns.
     pub time_ns: u64,
     /// The rule name.
-    pub rule: String,
+    pub rule: Arc<str>,
     /// The rule priority.
     pub priority: Priority,
     /// The event source (`k8s_audit`).
-    pub source: String,
+    pub source: Arc<str>,
     /// The rule tags, sorted.
-    pub tags: Vec<String>,
+    pub tags: Arc<[String]>,
     /// `"<time>: <Priority> <message>"`, unescaped.
     pub output: String,
     /// The output's fields and `evt.time`, sorted by name.
-    pub output_fields: BTreeMap<String, OutputValue>,
+    pub output_fields: BTreeMap<Arc<str>, OutputValue>,
     /// The host name.
     pub hostname: String,
 }
@@ -397,23 +409,22 @@ impl Alert {
         ctx: &mut EvalCtx<'_, '_>,
         hostname: &str,
     ) -> Alert {
+        static EVT_TIME: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("evt.time"));
         let time_ns = ctx.view.time_ns();
-        let message = rule.output.render_text(ctx);
-        let prefix = format!(
-            "{}: {}",
-            fields::ts_to_string(time_ns, false, true),
-            rule.priority
-        );
+        let mut output = String::with_capacity(256);
+        output.push_str(&fields::ts_to_string(time_ns, false, true));
+        let _ = write!(output, ": {} ", rule.priority);
+        rule.output.render_text_into(ctx, &mut output);
         let mut output_fields = BTreeMap::new();
         rule.output.render_fields(ctx, &mut output_fields);
-        output_fields.insert("evt.time".into(), OutputValue::Num(time_ns));
+        output_fields.insert(Arc::clone(&EVT_TIME), OutputValue::Num(time_ns));
         Alert {
             time_ns,
-            rule: rule.name.clone(),
+            rule: Arc::clone(&rule.name),
             priority: rule.priority,
-            source: rule.source.clone(),
-            tags: rule.tags.iter().cloned().collect(),
-            output: format!("{prefix} {message}"),
+            source: Arc::clone(&rule.source),
+            tags: Arc::clone(&rule.tags),
+            output,
             output_fields,
             hostname: hostname.to_string(),
         }

@@ -40,7 +40,7 @@ fn alerts_with(rules_yaml: &str, event_json: &str, options: &EngineOptions) -> V
 fn check(rules_yaml: &str, event_json: &str, expected: &[&str]) {
     let got: Vec<String> = alerts_with(rules_yaml, event_json, &options_all())
         .into_iter()
-        .map(|a| a.rule)
+        .map(|a| a.rule.to_string())
         .collect();
     assert_eq!(got, expected, "rules:\n{rules_yaml}");
 }
@@ -511,7 +511,7 @@ fn redefinition_keeps_the_first_position_for_first_match() {
     );
     let first_only = alerts_with(&yaml, EVENT, &EngineOptions::default());
     assert_eq!(first_only.len(), 1);
-    assert_eq!(first_only[0].rule, "First");
+    assert_eq!(&*first_only[0].rule, "First");
     check(&yaml, EVENT, &["First", "Second"]);
 }
 
@@ -670,10 +670,7 @@ fn first_match_and_min_priority() {
         rule("B", "ka.verb = create")
     );
     let first = alerts_with(&yaml, EVENT, &EngineOptions::default());
-    assert_eq!(
-        first.iter().map(|a| a.rule.as_str()).collect::<Vec<_>>(),
-        ["A"]
-    );
+    assert_eq!(first.iter().map(|a| &*a.rule).collect::<Vec<_>>(), ["A"]);
     let strict = EngineOptions {
         min_priority: Priority::Error,
         ..options_all()
