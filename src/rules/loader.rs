@@ -621,6 +621,44 @@ fn expect_update(
     Ok(true)
 }
 
+/// The keys a rule's `override` names for one mode (`append` or `replace`).
+struct Overrides<'a> {
+    item: &'a Node,
+    ctx: &'a Context,
+    /// Keys present in the item and not yet claimed by an override.
+    expected: &'a mut BTreeSet<String>,
+    keys: &'a BTreeSet<String>,
+    kind: &'static str,
+}
+
+impl Overrides<'_> {
+    /// Reads the keys both modes share: condition, exceptions, output, desc and tags.
+    fn read_common(&mut self, v: &mut RuleUpdate, source: &str, res: &mut FileResult) -> R<()> {
+        let (item, ctx) = (self.item, self.ctx);
+        if self.wants("condition")? {
+            v.source = source.to_string();
+            v.cond = Some(decode_str(item, "condition", ctx)?);
+        }
+        if self.wants("exceptions")? {
+            v.exceptions = Some(read_exceptions(item, ctx, self.kind == "append", res)?);
+        }
+        if self.wants("output")? {
+            v.output = Some(decode_str(item, "output", ctx)?);
+        }
+        if self.wants("desc")? {
+            v.desc = Some(decode_str(item, "desc", ctx)?);
+        }
+        if self.wants("tags")? {
+            v.tags = decode_tags(item, ctx)?;
+        }
+        Ok(())
+    }
+
+    fn wants(&mut self, key: &str) -> R<bool> {
+        expect_update(self.expected, self.keys, self.kind, key, self.ctx)
+    }
+}
+
 fn read_rule(
     cfg: &ReadConfig<'_>,
     collector: &mut Collector,
@@ -653,42 +691,26 @@ fn read_rule(
             .collect();
         if !oa.is_empty() {
             let mut v = RuleUpdate::new(&ctx, &name);
-            if expect_update(&mut expected, &oa, "append", "condition", &ctx)? {
-                v.source = source.clone();
-                v.cond = Some(decode_str(item, "condition", &ctx)?);
-            }
-            if expect_update(&mut expected, &oa, "append", "exceptions", &ctx)? {
-                v.exceptions = Some(read_exceptions(item, &ctx, true, res)?);
-            }
-            if expect_update(&mut expected, &oa, "append", "output", &ctx)? {
-                v.output = Some(decode_str(item, "output", &ctx)?);
-            }
-            if expect_update(&mut expected, &oa, "append", "desc", &ctx)? {
-                v.desc = Some(decode_str(item, "desc", &ctx)?);
-            }
-            if expect_update(&mut expected, &oa, "append", "tags", &ctx)? {
-                v.tags = decode_tags(item, &ctx)?;
-            }
+            let mut overrides = Overrides {
+                item,
+                ctx: &ctx,
+                expected: &mut expected,
+                keys: &oa,
+                kind: "append",
+            };
+            overrides.read_common(&mut v, &source, res)?;
             collector.append_rule(v, &validate_field)?;
         }
         if !or.is_empty() {
             let mut v = RuleUpdate::new(&ctx, &name);
-            if expect_update(&mut expected, &or, "replace", "condition", &ctx)? {
-                v.source = source.clone();
-                v.cond = Some(decode_str(item, "condition", &ctx)?);
-            }
-            if expect_update(&mut expected, &or, "replace", "exceptions", &ctx)? {
-                v.exceptions = Some(read_exceptions(item, &ctx, false, res)?);
-            }
-            if expect_update(&mut expected, &or, "replace", "output", &ctx)? {
-                v.output = Some(decode_str(item, "output", &ctx)?);
-            }
-            if expect_update(&mut expected, &or, "replace", "desc", &ctx)? {
-                v.desc = Some(decode_str(item, "desc", &ctx)?);
-            }
-            if expect_update(&mut expected, &or, "replace", "tags", &ctx)? {
-                v.tags = decode_tags(item, &ctx)?;
-            }
+            let mut overrides = Overrides {
+                item,
+                ctx: &ctx,
+                expected: &mut expected,
+                keys: &or,
+                kind: "replace",
+            };
+            overrides.read_common(&mut v, &source, res)?;
             if expect_update(&mut expected, &or, "replace", "priority", &ctx)? {
                 v.priority = Some(parse_priority(item, &ctx)?);
             }

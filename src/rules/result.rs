@@ -486,38 +486,16 @@ impl FileResult {
         if self.successful() && !self.warnings.is_empty() {
             os.push_str(", with warnings");
         }
-        if !self.errors.is_empty() {
-            let _ = write!(os, "\n{} Errors:\n", self.errors.len());
-            for e in &self.errors {
-                os.push_str(&e.context.as_falco_string());
-                os.push_str("------\n");
-                os.push_str(&e.context.snippet(contents));
-                os.push_str("------\n");
-                let _ = writeln!(
-                    os,
-                    "{} ({}): {}",
-                    e.code.as_str(),
-                    e.code.describe(),
-                    e.message
-                );
-            }
-        }
-        if !self.warnings.is_empty() {
-            let _ = write!(os, "\n{} Warnings:\n", self.warnings.len());
-            for w in &self.warnings {
-                os.push_str(&w.context.as_falco_string());
-                os.push_str("------\n");
-                os.push_str(&w.context.snippet(contents));
-                os.push_str("------\n");
-                let _ = writeln!(
-                    os,
-                    "{} ({}): {}",
-                    w.code.as_str(),
-                    w.code.describe(),
-                    w.message
-                );
-            }
-        }
+        let errors = self
+            .errors
+            .iter()
+            .map(|e| (&e.context, e.code.as_str(), e.code.describe(), &e.message));
+        write_problems(&mut os, "Errors", errors, contents);
+        let warnings = self
+            .warnings
+            .iter()
+            .map(|w| (&w.context, w.code.as_str(), w.code.describe(), &w.message));
+        write_problems(&mut os, "Warnings", warnings, contents);
         os
     }
 
@@ -572,6 +550,26 @@ impl FileResult {
             "errors": errors,
             "warnings": warnings,
         })
+    }
+}
+
+/// Falco's verbose listing of errors or warnings: position, snippet, code and message.
+fn write_problems<'p>(
+    os: &mut String,
+    title: &str,
+    problems: impl ExactSizeIterator<Item = (&'p Context, &'static str, &'static str, &'p String)>,
+    contents: &dyn Fn(&str) -> Option<String>,
+) {
+    if problems.len() == 0 {
+        return;
+    }
+    let _ = write!(os, "\n{} {title}:\n", problems.len());
+    for (context, code, describe, message) in problems {
+        os.push_str(&context.as_falco_string());
+        os.push_str("------\n");
+        os.push_str(&context.snippet(contents));
+        os.push_str("------\n");
+        let _ = writeln!(os, "{code} ({describe}): {message}");
     }
 }
 
