@@ -73,6 +73,10 @@ pub const REGION_ANNOTATION: &str = "eksaudit/region";
 pub const LOG_GROUP_ANNOTATION: &str = "eksaudit/log-group";
 /// Annotation holding the CloudWatch log stream.
 pub const LOG_STREAM_ANNOTATION: &str = "eksaudit/log-stream";
+/// Annotation holding the Kinesis shard id the event was read from.
+pub const KINESIS_SHARD_ANNOTATION: &str = "eksaudit/kinesis-shard";
+/// Annotation holding the sequence number of the Kinesis record the event came in.
+pub const KINESIS_SEQUENCE_ANNOTATION: &str = "eksaudit/kinesis-sequence";
 
 /// What a source knows about where events came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -87,6 +91,10 @@ pub struct SourceMeta {
     pub log_group: Option<String>,
     /// CloudWatch Logs log stream.
     pub log_stream: Option<String>,
+    /// Kinesis shard id.
+    pub kinesis_shard: Option<String>,
+    /// Kinesis record sequence number.
+    pub kinesis_sequence: Option<String>,
 }
 
 impl SourceMeta {
@@ -98,7 +106,7 @@ impl SourceMeta {
         (!name.is_empty() && !name.contains('/')).then_some(name)
     }
 
-    fn annotations(&self) -> [(&'static str, &Option<String>); 6] {
+    fn annotations(&self) -> [(&'static str, &Option<String>); 8] {
         [
             (CLUSTER_NAME_ANNOTATION, &self.cluster),
             (CLUSTER_ANNOTATION, &self.cluster),
@@ -106,6 +114,8 @@ impl SourceMeta {
             (REGION_ANNOTATION, &self.region),
             (LOG_GROUP_ANNOTATION, &self.log_group),
             (LOG_STREAM_ANNOTATION, &self.log_stream),
+            (KINESIS_SHARD_ANNOTATION, &self.kinesis_shard),
+            (KINESIS_SEQUENCE_ANNOTATION, &self.kinesis_sequence),
         ]
     }
 }
@@ -500,6 +510,8 @@ mod tests {
             region: None,
             log_group: Some("/aws/eks/prod/cluster".into()),
             log_stream: Some("kube-apiserver-audit-abc".into()),
+            kinesis_shard: None,
+            kinesis_sequence: None,
         }
     }
 

@@ -16,17 +16,23 @@
 //! * [`event`]: the payload Falco sees (the audit `Event` object) and what travels with it.
 //! * [`fields`]: the one field table (Falco k8saudit's 100 `ka.*` fields, `eks.*`, and
 //!   the `json` plugin's fields for the rule engine).
-//! * [`sources`]: where bytes come from.
+//! * [`sources`]: where bytes come from (files, Kinesis), as batches with positions.
+//! * [`checkpoint`]: positions kept across restarts.
+//! * [`aws`]: SDK configuration, roles, errors that name the missing IAM action.
+//! * [`forward`]: the forwarder's sinks and loop (`eksaudit forward`).
 //! * `ffi` (not public): the Falco plugin, a thin layer over the above.
 
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod aws;
 pub mod bundled;
+pub mod checkpoint;
 pub mod decode;
 pub mod event;
 pub mod fields;
+pub mod forward;
 pub mod json;
 pub mod rules;
 pub mod sources;

@@ -472,8 +472,8 @@ fn bad_config_is_rejected_with_its_message() {
 #[test]
 fn open_errors_are_clear() {
     let raw = Raw::init("{}").unwrap();
-    let err = raw.open("kinesis://audit-stream").unwrap_err();
-    assert!(err.contains("not supported yet"), "{err}");
+    let err = raw.open("kinesis://audit-stream?regoin=x").unwrap_err();
+    assert!(err.contains("unknown key \"regoin\""), "{err}");
     let err = raw.open("my-cluster").unwrap_err();
     assert!(err.contains("not supported yet"), "{err}");
     let err = raw.open("file:///nonexistent/eks-audit").unwrap_err();

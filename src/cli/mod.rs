@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 
 mod extract;
 mod fields;
+mod forward;
 mod inputs;
 mod output;
 mod replay;
@@ -34,10 +35,10 @@ mod rules_cmd;
     max_term_width = 100
 )]
 pub struct Cli {
-    /// Log level for messages on stderr (error, warn, info, debug, trace). RUST_LOG, when
-    /// set, takes precedence.
-    #[arg(long, global = true, default_value = "warn", value_name = "LEVEL")]
-    log_level: String,
+    /// Log level for messages on stderr (error, warn, info, debug, trace); default warn,
+    /// info for `forward`. RUST_LOG, when set, takes precedence.
+    #[arg(long, global = true, value_name = "LEVEL")]
+    log_level: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -65,17 +66,26 @@ enum Command {
     /// Rule authoring: validate rules files, run rule test fixtures.
     #[command(subcommand)]
     Rules(rules_cmd::Command),
+    /// Read audit events from Kinesis (or files) and write them to sinks, with durable
+    /// checkpoints.
+    #[command(long_about = forward::LONG_ABOUT.as_str())]
+    Forward(forward::Args),
 }
 
 /// Parses arguments, runs the command, maps the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log_level);
+    let default_level = match cli.command {
+        Command::Forward(_) => "info",
+        _ => "warn",
+    };
+    init_logging(cli.log_level.as_deref().unwrap_or(default_level));
     let result = match cli.command {
         Command::Fields(args) => fields::run(args),
         Command::Extract(args) => extract::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Rules(command) => rules_cmd::run(command),
+        Command::Forward(args) => forward::run(args),
     };
     match result {
         Ok(code) => code.into(),

@@ -215,6 +215,8 @@ fn deliver<'m>(
         region: decoder.options().region.clone(),
         log_group: header.log_group,
         log_stream: header.log_stream,
+        kinesis_shard: decoder.record_origin.as_ref().map(|o| o.0.clone()),
+        kinesis_sequence: decoder.record_origin.as_ref().map(|o| o.1.clone()),
     };
     for (i, (id, message)) in events.enumerate() {
         let at = location.with_log_event(i, id);

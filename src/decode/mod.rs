@@ -292,6 +292,9 @@ pub struct Decoder {
     members: Vec<crate::json::Member>,
     /// Reused buffer records are inflated into.
     inflate: Vec<u8>,
+    /// The Kinesis shard and sequence number of the record being decoded, recorded in
+    /// its events' annotations.
+    record_origin: Option<(String, String)>,
 }
 
 impl Decoder {
@@ -304,6 +307,7 @@ impl Decoder {
             reported_streams: Vec::new(),
             members: Vec::new(),
             inflate: Vec::new(),
+            record_origin: None,
         }
     }
 
@@ -315,6 +319,11 @@ impl Decoder {
     /// Counters so far.
     pub fn stats(&self) -> &DecodeStats {
         &self.stats
+    }
+
+    /// Counters so far, reset to zero (for hosts that sum many decoders).
+    pub fn take_stats(&mut self) -> DecodeStats {
+        std::mem::take(&mut self.stats)
     }
 
     /// The next decoded event or error, in input order.
@@ -426,6 +435,25 @@ impl Decoder {
     /// documents) into the queue, reusing this decoder's inflate buffer, as a shard
     /// consumer does for every record it reads.
     pub fn push_record(&mut self, data: &[u8], location: &Location) {
+        self.record_origin = None;
+        self.push_record_bytes(data, location);
+    }
+
+    /// [`Decoder::push_record`] for a Kinesis record: its events carry the shard and
+    /// sequence number (`eks.kinesis.shard`, `eks.kinesis.sequence`).
+    pub fn push_kinesis_record(
+        &mut self,
+        data: &[u8],
+        location: &Location,
+        shard: &str,
+        sequence: &str,
+    ) {
+        self.record_origin = Some((shard.to_string(), sequence.to_string()));
+        self.push_record_bytes(data, location);
+        self.record_origin = None;
+    }
+
+    fn push_record_bytes(&mut self, data: &[u8], location: &Location) {
         let buffer = std::mem::take(&mut self.inflate);
         let (data, error, gzip) = memory_bytes(data, MAX_MEMORY_INFLATE, buffer);
         let mut reader = DocumentReader::from_bytes(data, error, self.options.max_document_size);

@@ -46,6 +46,12 @@ pub struct PluginConfig {
     /// Most events handed to Falco in one batch. Default 512.
     #[serde(default = "default_max_batch_events")]
     pub max_batch_events: u64,
+    /// Directory for checkpoints of the kinesis:// source (one file per source, written
+    /// atomically once Falco consumed the events before a position). Default:
+    /// $STATE_DIRECTORY, else $XDG_STATE_HOME/eksaudit, else ~/.local/state/eksaudit, else
+    /// /var/lib/eksaudit.
+    #[serde(default)]
+    pub checkpoint_dir: Option<String>,
 }
 
 fn default_buffer_size() -> u64 {
@@ -78,6 +84,7 @@ impl Default for PluginConfig {
             use_async: default_use_async(),
             max_event_size: default_max_event_size(),
             max_batch_events: default_max_batch_events(),
+            checkpoint_dir: None,
         }
     }
 }
@@ -107,7 +114,11 @@ impl PluginConfig {
         range("buffer_size", self.buffer_size, 1, 1_000_000)?;
         range("polling_interval", self.polling_interval, 1, 86_400)?;
         range("shift", self.shift, 0, 86_400 * 14)?;
-        for (key, value) in [("region", &self.region), ("profile", &self.profile)] {
+        for (key, value) in [
+            ("region", &self.region),
+            ("profile", &self.profile),
+            ("checkpoint_dir", &self.checkpoint_dir),
+        ] {
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
                 return Err(format!("init_config: {key} must not be empty when given"));
             }

@@ -61,7 +61,8 @@ pub(super) const EXTRACT_FIELDS: &[ExtractFieldInfo<K8sAuditEks>] = extract_fiel
     list_index 90, list_index 91, list_index 92, list_index 93, list_index 94, list_index 95,
     list_index 96, list_index 97, list_index 98, list_index 99, scalar 100, scalar 101,
     scalar 102, scalar 103, scalar 104, scalar 105, scalar 106, scalar 107,
-    scalar 108, scalar 109, scalar 110, scalar 111, scalar 112,
+    scalar 108, scalar 109, scalar 110, scalar 111, scalar 112, scalar 113,
+    scalar 114,
 ];
 
 #[cfg(test)]

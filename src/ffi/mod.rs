@@ -32,10 +32,14 @@ use falco_plugin::{FailureReason, extract_plugin, plugin, source_plugin};
 use crate::decode::{DecodeErrorKind, DecodeStats, InputDecoder, read_path};
 use crate::event::{EventView, TopIndex};
 use crate::fields::{Arg, FieldId, Value, extract};
+use crate::sources::kinesis::Metrics as SourceMetrics;
 use crate::sources::{SourceSpec, parse_open_params};
 
 pub mod config;
 mod fields;
+mod live;
+
+use live::LiveInstance;
 
 use config::PluginConfig;
 
@@ -133,6 +137,8 @@ pub struct K8sAuditEks {
     cache: ExtractCache,
     open_params_buf: CString,
     panic_at: Option<PanicPoint>,
+    /// Counters of the open live source (Kinesis), if any.
+    source_metrics: Option<std::sync::Arc<SourceMetrics>>,
 }
 
 impl Plugin for K8sAuditEks {
@@ -160,6 +166,7 @@ impl Plugin for K8sAuditEks {
                 cache: ExtractCache::default(),
                 open_params_buf: CString::default(),
                 panic_at: None,
+                source_metrics: None,
             })
         })
     }
@@ -185,6 +192,9 @@ impl Plugin for K8sAuditEks {
                 .into_iter()
                 .map(|kind| metric(error_metric_name(kind), total.errors(kind))),
         );
+        if let Some(source) = &self.source_metrics {
+            metrics.extend(live::source_metrics(source));
+        }
         metrics
     }
 }
@@ -210,9 +220,18 @@ fn add_stats(a: &DecodeStats, b: &DecodeStats) -> DecodeStats {
     sum
 }
 
-/// An open capture: a source being replayed.
+/// An open capture: files being replayed, or a live source (Kinesis).
 #[derive(Debug)]
-pub struct Instance {
+pub enum Instance {
+    /// `file://`: replayed once, then EOF.
+    Replay(Box<Replay>),
+    /// `kinesis://`: read until closed.
+    Live(Box<LiveInstance>),
+}
+
+/// A replay of files.
+#[derive(Debug)]
+pub struct Replay {
     decoder: InputDecoder<'static>,
     panic_at: Option<PanicPoint>,
 }
@@ -225,22 +244,42 @@ impl SourcePluginInstance for Instance {
         plugin: &mut K8sAuditEks,
         batch: &mut EventBatch,
     ) -> Result<(), Error> {
-        guard("next_batch", || {
-            if self.panic_at == Some(PanicPoint::NextBatch) {
-                panic!("injected panic in next_batch");
-            }
-            let (added, more) = self.fill(batch, plugin.config.max_batch_events as usize)?;
-            plugin.open_stats = self.decoder.stats();
-            match (added, more) {
-                (0, true) => Err(anyhow!("no event yet").context(FailureReason::Timeout)),
-                (0, false) => Err(anyhow!("end of input").context(FailureReason::Eof)),
-                _ => Ok(()),
+        guard("next_batch", || match self {
+            Instance::Replay(replay) => replay.next_batch(plugin, batch),
+            Instance::Live(live) => {
+                if plugin.panic_at == Some(PanicPoint::NextBatch) {
+                    panic!("injected panic in next_batch");
+                }
+                let (added, stats) =
+                    live.next_batch(batch, plugin.config.max_batch_events as usize)?;
+                plugin.open_stats = stats;
+                if added == 0 {
+                    return Err(anyhow!("no event yet").context(FailureReason::Timeout));
+                }
+                Ok(())
             }
         })
     }
 }
 
-impl Instance {
+impl Replay {
+    fn next_batch(
+        &mut self,
+        plugin: &mut K8sAuditEks,
+        batch: &mut EventBatch,
+    ) -> Result<(), Error> {
+        if self.panic_at == Some(PanicPoint::NextBatch) {
+            panic!("injected panic in next_batch");
+        }
+        let (added, more) = self.fill(batch, plugin.config.max_batch_events as usize)?;
+        plugin.open_stats = self.decoder.stats();
+        match (added, more) {
+            (0, true) => Err(anyhow!("no event yet").context(FailureReason::Timeout)),
+            (0, false) => Err(anyhow!("end of input").context(FailureReason::Eof)),
+            _ => Ok(()),
+        }
+    }
+
     /// Adds up to `max_events` events; returns how many, and whether input remains.
     fn fill(&mut self, batch: &mut EventBatch, max_events: usize) -> Result<(usize, bool), Error> {
         let (mut added, mut bytes, mut errors) = (0, 0, 0);
@@ -248,9 +287,7 @@ impl Instance {
             match self.decoder.next() {
                 Some(Ok(decoded)) => {
                     let payload = decoded.event.payload();
-                    let mut event = Self::plugin_event(payload);
-                    event.metadata.ts = decoded.event.time_ns();
-                    batch.add(event)?;
+                    add_event(batch, payload, decoded.event.time_ns())?;
                     added += 1;
                     bytes += payload.len();
                 }
@@ -261,6 +298,13 @@ impl Instance {
         }
         Ok((added, true))
     }
+}
+
+/// Adds one event to Falco's batch, with its time.
+fn add_event(batch: &mut EventBatch, payload: &[u8], time_ns: u64) -> Result<(), Error> {
+    let mut event = Instance::plugin_event(payload);
+    event.metadata.ts = time_ns;
+    Ok(batch.add(event)?)
 }
 
 type PluginEventOf<'a> = Event<PluginEvent<&'a [u8]>>;
@@ -291,19 +335,32 @@ impl SourcePlugin for K8sAuditEks {
                 params = inner.unwrap_or("");
             }
             self.panic_at = panic_at;
-            let decoder = if panic_at.is_some() && params.is_empty() {
-                InputDecoder::new(Vec::new(), self.config.decode_options())
+            let instance = if panic_at.is_some() && params.is_empty() {
+                Instance::Replay(Box::new(Replay {
+                    decoder: InputDecoder::new(Vec::new(), self.config.decode_options()),
+                    panic_at,
+                }))
             } else {
-                open_source(params, &self.config)?
+                open_source(params, &self.config, panic_at)?
             };
             self.closed_stats = add_stats(&self.closed_stats, &self.open_stats);
             self.open_stats = DecodeStats::default();
-            Ok(Instance { decoder, panic_at })
+            self.source_metrics = match &instance {
+                Instance::Live(live) => Some(live.metrics()),
+                Instance::Replay(_) => None,
+            };
+            Ok(instance)
         })
     }
 
     fn close(&mut self, instance: &mut Instance) {
-        self.open_stats = instance.decoder.stats();
+        let _ = guard("close", || {
+            match instance {
+                Instance::Replay(replay) => self.open_stats = replay.decoder.stats(),
+                Instance::Live(live) => self.open_stats = live.close(),
+            }
+            Ok(())
+        });
     }
 
     fn event_to_string(&mut self, event: &EventInput<PluginEventOf<'_>>) -> Result<CString, Error> {
@@ -313,13 +370,20 @@ impl SourcePlugin for K8sAuditEks {
     }
 }
 
-fn open_source(params: &str, config: &PluginConfig) -> Result<InputDecoder<'static>, Error> {
+fn open_source(
+    params: &str,
+    config: &PluginConfig,
+    panic_at: Option<PanicPoint>,
+) -> Result<Instance, Error> {
     match parse_open_params(params)? {
         SourceSpec::File(path) => {
             let decoder = read_path(&path, &config.decode_options())
                 .map_err(|e| anyhow!("cannot open {}: {e}", path.display()))?;
             tracing::info!(path = %path.display(), "Replaying audit logs.");
-            Ok(decoder)
+            Ok(Instance::Replay(Box::new(Replay { decoder, panic_at })))
+        }
+        spec @ SourceSpec::Kinesis(_) => {
+            Ok(Instance::Live(Box::new(LiveInstance::open(spec, config)?)))
         }
     }
 }

@@ -10,8 +10,8 @@
 use std::borrow::Cow;
 
 use crate::event::{
-    ACCOUNT_ANNOTATION, CLUSTER_ANNOTATION, EventView, LOG_GROUP_ANNOTATION, LOG_STREAM_ANNOTATION,
-    REGION_ANNOTATION, Top,
+    ACCOUNT_ANNOTATION, CLUSTER_ANNOTATION, EventView, KINESIS_SEQUENCE_ANNOTATION,
+    KINESIS_SHARD_ANNOTATION, LOG_GROUP_ANNOTATION, LOG_STREAM_ANNOTATION, REGION_ANNOTATION, Top,
 };
 use crate::json::Json;
 
@@ -24,6 +24,8 @@ pub enum Eks {
     Region,
     LogGroup,
     LogStream,
+    KinesisShard,
+    KinesisSequence,
     Arn,
     CanonicalArn,
     PrincipalId,
@@ -42,6 +44,8 @@ pub fn extract<'a>(ev: &EventView<'a>, field: Eks) -> Option<Cow<'a, [u8]>> {
         Eks::Region => annotation(ev, REGION_ANNOTATION),
         Eks::LogGroup => annotation(ev, LOG_GROUP_ANNOTATION),
         Eks::LogStream => annotation(ev, LOG_STREAM_ANNOTATION),
+        Eks::KinesisShard => annotation(ev, KINESIS_SHARD_ANNOTATION),
+        Eks::KinesisSequence => annotation(ev, KINESIS_SEQUENCE_ANNOTATION),
         Eks::Arn => extra(ev, "arn"),
         Eks::CanonicalArn => extra(ev, "canonicalArn"),
         Eks::SessionName => extra(ev, "sessionName"),

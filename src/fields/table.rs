@@ -533,7 +533,7 @@ const KA: [FieldInfo; 71] = [
     ),
 ];
 
-const EKS: [FieldInfo; 13] = [
+const EKS: [FieldInfo; 15] = [
     eks(
         "eks.cluster",
         "The EKS cluster the event came from (from the log group /aws/eks/<cluster>/cluster).",
@@ -558,6 +558,16 @@ const EKS: [FieldInfo; 13] = [
         "eks.log_stream",
         "The CloudWatch Logs log stream the event came from (kube-apiserver-audit-...).",
         Eks::LogStream,
+    ),
+    eks(
+        "eks.kinesis.shard",
+        "The Kinesis shard id the event was read from (kinesis:// sources).",
+        Eks::KinesisShard,
+    ),
+    eks(
+        "eks.kinesis.sequence",
+        "The sequence number of the Kinesis record the event came in (kinesis:// sources).",
+        Eks::KinesisSequence,
     ),
     eks(
         "eks.source_ip",

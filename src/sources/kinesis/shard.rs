@@ -1,0 +1,273 @@
+//! One shard's reader: GetRecords in a loop, records decoded into batches.
+//!
+//! Pacing: a shard serves 5 GetRecords calls per second, so calls are at least
+//! [`MIN_CALL_INTERVAL`] apart; a shard that returned records and is behind is called
+//! again at once after that, an idle one backs off up to [`MAX_IDLE_WAIT`]. Throttling
+//! and passing faults back off exponentially with jitter and never end the reader; an
+//! expired iterator is replaced by one after the last record read. The reader ends at
+//! SHARD_END (no next iterator), after sending a last batch whose position is
+//! [`SHARD_END`], so the checkpoint says the shard is done only once its events were
+//! handed on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_kinesis::Client;
+use aws_sdk_kinesis::primitives::DateTime;
+use aws_sdk_kinesis::types::ShardIteratorType;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+
+use super::{Shared, Stream, described};
+use crate::aws::{Failure, backoff, classify};
+use crate::checkpoint::SHARD_END;
+use crate::decode::{Decoder, Location};
+use crate::sources::{Batch, SourceMessage, StartPosition};
+
+/// At most 5 GetRecords calls per second per shard (the service's limit).
+pub const MIN_CALL_INTERVAL: Duration = Duration::from_millis(200);
+/// The longest wait between two calls on an idle shard.
+pub const MAX_IDLE_WAIT: Duration = Duration::from_secs(1);
+const BACKOFF_BASE: Duration = Duration::from_millis(250);
+const BACKOFF_CAP: Duration = Duration::from_secs(10);
+
+/// Where a shard reader starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShardStart {
+    /// After this sequence number (a checkpoint).
+    After(String),
+    /// A position of the spec (or TRIM_HORIZON for a child shard).
+    At(StartPosition),
+}
+
+/// How a shard reader ended.
+#[derive(Debug)]
+pub enum ShardEnd {
+    /// The shard is closed and was read to its end.
+    Closed,
+    /// The host went away or the reader was told to stop.
+    Stopped,
+    /// A fault that retrying cannot fix, described for the operator.
+    Failed(String),
+}
+
+/// Reads `shard` from `start` until its end, sending batches to `out`.
+pub async fn read_shard(
+    client: Client,
+    stream: Arc<Stream>,
+    shard: Arc<str>,
+    start: ShardStart,
+    shared: Arc<Shared>,
+    out: mpsc::Sender<SourceMessage>,
+) -> ShardEnd {
+    let mut reader = Reader {
+        client,
+        stream,
+        shard,
+        shared,
+        out,
+        last_read: None,
+        attempt: 0,
+    };
+    let mut decoder = Decoder::new(reader.shared.decode.clone());
+    let mut iterator = match reader.iterator(&start).await {
+        Ok(Some(iterator)) => iterator,
+        Ok(None) => return reader.closed(Vec::new()).await,
+        Err(end) => return end,
+    };
+    let mut idle_wait = MIN_CALL_INTERVAL;
+    loop {
+        let called_at = Instant::now();
+        reader
+            .shared
+            .metrics
+            .add(&reader.shared.metrics.get_records_calls, 1);
+        let response = reader
+            .client
+            .get_records()
+            .shard_iterator(&iterator)
+            .limit(reader.stream.max_records)
+            .send()
+            .await;
+        let output = match response {
+            Ok(output) => output,
+            Err(e) => match classify(&e) {
+                Failure::ExpiredIterator => {
+                    reader
+                        .shared
+                        .metrics
+                        .add(&reader.shared.metrics.expired_iterators, 1);
+                    tracing::info!(stream = %reader.stream.name, shard = %reader.shard, "Shard iterator expired; getting a new one after the last record read.");
+                    let restart = match &reader.last_read {
+                        Some(seq) => ShardStart::After(seq.clone()),
+                        None => start.clone(),
+                    };
+                    match reader.iterator(&restart).await {
+                        Ok(Some(it)) => iterator = it,
+                        Ok(None) => return reader.closed(Vec::new()).await,
+                        Err(end) => return end,
+                    }
+                    continue;
+                }
+                failure => {
+                    if let Err(end) = reader.retry_or_fail(failure, "GetRecords", &e).await {
+                        return end;
+                    }
+                    continue;
+                }
+            },
+        };
+        reader.attempt = 0;
+        let records = output.records();
+        let mut events = Vec::new();
+        let mut bytes = 0u64;
+        for record in records {
+            let data = record.data().as_ref();
+            bytes += data.len() as u64;
+            let sequence = record.sequence_number();
+            let location = Location::new(format!(
+                "kinesis:{}/{}/{}",
+                reader.stream.name, reader.shard, sequence
+            ));
+            decoder.push_kinesis_record(data, &location, &reader.shard, sequence);
+            while let Some(result) = decoder.pop() {
+                // Errors were counted and logged by the decoder, with this location.
+                if let Ok(decoded) = result {
+                    events.push(decoded.event);
+                }
+            }
+        }
+        let metrics = &reader.shared.metrics;
+        metrics.add(&metrics.records, records.len() as u64);
+        metrics.add(&metrics.record_bytes, bytes);
+        metrics.merge_decode(&mut decoder);
+        if let Some(lag) = output.millis_behind_latest() {
+            metrics.set_lag(&reader.shard, lag);
+        }
+        if let Some(last) = records.last() {
+            reader.last_read = Some(last.sequence_number().to_string());
+        }
+        let Some(next) = output.next_shard_iterator() else {
+            return reader.closed(events).await;
+        };
+        if let Some(position) = reader.last_read.clone().filter(|_| !records.is_empty())
+            && !reader.send(events, position).await
+        {
+            return ShardEnd::Stopped;
+        }
+        iterator = next.to_string();
+        let behind = output.millis_behind_latest().unwrap_or(0) > 0;
+        idle_wait = if !records.is_empty() && behind {
+            MIN_CALL_INTERVAL
+        } else if records.is_empty() {
+            (idle_wait * 2).min(MAX_IDLE_WAIT)
+        } else {
+            MIN_CALL_INTERVAL * 2
+        };
+        sleep_until(called_at + idle_wait.max(MIN_CALL_INTERVAL)).await;
+    }
+}
+
+struct Reader {
+    client: Client,
+    stream: Arc<Stream>,
+    shard: Arc<str>,
+    shared: Arc<Shared>,
+    out: mpsc::Sender<SourceMessage>,
+    /// Sequence number of the last record read.
+    last_read: Option<String>,
+    /// Consecutive failed calls, for backoff.
+    attempt: u32,
+}
+
+impl Reader {
+    /// A shard iterator for `start`; `None` when the shard has nothing more (closed).
+    async fn iterator(&mut self, start: &ShardStart) -> Result<Option<String>, ShardEnd> {
+        loop {
+            let mut request = self.client.get_shard_iterator().shard_id(&*self.shard);
+            request = self.stream.name_request(request);
+            request = match start {
+                ShardStart::After(seq) => request
+                    .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                    .starting_sequence_number(seq),
+                ShardStart::At(StartPosition::TrimHorizon) => {
+                    request.shard_iterator_type(ShardIteratorType::TrimHorizon)
+                }
+                ShardStart::At(StartPosition::Latest) => {
+                    request.shard_iterator_type(ShardIteratorType::Latest)
+                }
+                ShardStart::At(StartPosition::AtTimestamp(ns)) => request
+                    .shard_iterator_type(ShardIteratorType::AtTimestamp)
+                    .timestamp(DateTime::from_secs_and_nanos(
+                        (*ns / 1_000_000_000) as i64,
+                        (*ns % 1_000_000_000) as u32,
+                    )),
+            };
+            match request.send().await {
+                Ok(output) => {
+                    self.attempt = 0;
+                    return Ok(output.shard_iterator().map(str::to_string));
+                }
+                Err(e) => {
+                    self.retry_or_fail(classify(&e), "GetShardIterator", &e)
+                        .await?
+                }
+            }
+        }
+    }
+
+    /// Waits before a retry, or turns a permanent failure into the reader's end.
+    async fn retry_or_fail<E>(
+        &mut self,
+        failure: Failure,
+        action: &str,
+        error: &aws_sdk_kinesis::error::SdkError<E, aws_sdk_kinesis::config::http::HttpResponse>,
+    ) -> Result<(), ShardEnd>
+    where
+        E: aws_sdk_kinesis::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let metrics = &self.shared.metrics;
+        match failure {
+            Failure::Throttled | Failure::Transient | Failure::ExpiredIterator => {
+                let throttled = failure == Failure::Throttled;
+                if throttled {
+                    metrics.add(&metrics.throttles, 1);
+                } else {
+                    metrics.add(&metrics.transient_errors, 1);
+                }
+                let wait = backoff(self.attempt, BACKOFF_BASE, BACKOFF_CAP);
+                self.attempt = self.attempt.saturating_add(1);
+                let text = crate::aws::error_text(error);
+                if self.attempt == 1 || self.attempt.is_power_of_two() {
+                    tracing::warn!(stream = %self.stream.name, shard = %self.shard, attempt = self.attempt, wait_ms = wait.as_millis() as u64, "{action} {}: {text}; retrying", if throttled { "throttled" } else { "failed" });
+                }
+                tokio::time::sleep(wait).await;
+                Ok(())
+            }
+            failure => Err(ShardEnd::Failed(
+                described(&self.stream, &self.shared, action, failure, error).await,
+            )),
+        }
+    }
+
+    async fn send(&self, events: Vec<crate::event::AuditEvent>, position: String) -> bool {
+        let batch = Batch {
+            source: self.shared.source,
+            partition: self.shard.clone(),
+            events,
+            position: Some(position),
+        };
+        self.out.send(SourceMessage::Batch(batch)).await.is_ok()
+    }
+
+    /// The shard is closed: the last events, then SHARD_END.
+    async fn closed(&self, events: Vec<crate::event::AuditEvent>) -> ShardEnd {
+        tracing::info!(stream = %self.stream.name, shard = %self.shard, "Shard read to its end (SHARD_END).");
+        self.shared.metrics.clear_lag(&self.shard);
+        if self.send(events, SHARD_END.to_string()).await {
+            ShardEnd::Closed
+        } else {
+            ShardEnd::Stopped
+        }
+    }
+}

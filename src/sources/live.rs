@@ -1,0 +1,283 @@
+//! The host side of the sources: a tokio runtime running every source, a bounded
+//! channel of batches out of it, and commits back into it.
+//!
+//! Both hosts are synchronous (Falco calls `next_batch` on its own thread; the
+//! forwarder's sink loop writes files), so this owns the runtime and offers a blocking
+//! [`LiveSources::recv`]. The channel is bounded: when the host is slow, readers wait,
+//! and memory stays flat (backpressure).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use tokio::runtime::Runtime;
+use tokio::sync::{mpsc, watch};
+
+use crate::checkpoint::State;
+use crate::decode::{DecodeOptions, read_path};
+use crate::sources::kinesis::{self, Metrics};
+use crate::sources::{Batch, Commit, SourceMessage, SourceSpec};
+
+/// Events per batch from a file source.
+const FILE_BATCH_EVENTS: usize = 512;
+
+/// How sources run.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// Decoding options.
+    pub decode: DecodeOptions,
+    /// AWS profile for the default credentials chain.
+    pub profile: Option<String>,
+    /// Region for sources whose spec names none (before the SDK's own chain).
+    pub region: Option<String>,
+    /// Batches that may wait in the channel for the host.
+    pub channel_batches: usize,
+    /// This process's name in leases.
+    pub worker_id: String,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        Self {
+            decode: DecodeOptions::default(),
+            profile: None,
+            region: None,
+            channel_batches: 16,
+            worker_id: default_worker_id(),
+        }
+    }
+}
+
+/// `<hostname>:<pid>:<random>`: unique per process, readable in the lease table.
+pub fn default_worker_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_string());
+    format!("{host}:{}:{:08x}", std::process::id(), fastrand::u32(..))
+}
+
+struct Running {
+    key: String,
+    commits: Option<mpsc::UnboundedSender<Commit>>,
+    metrics: Arc<Metrics>,
+    ended: bool,
+}
+
+/// Sources running on their own runtime.
+pub struct LiveSources {
+    runtime: Option<Runtime>,
+    rx: mpsc::Receiver<SourceMessage>,
+    sources: Vec<Running>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for LiveSources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveSources")
+            .field(
+                "sources",
+                &self.sources.iter().map(|s| &s.key).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl LiveSources {
+    /// Starts every source; `checkpoints` holds the positions saved by a previous run.
+    pub fn start(specs: &[SourceSpec], checkpoints: &State, options: &LiveOptions) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("eksaudit-source")
+            .enable_all()
+            .build()
+            .context("cannot start the source runtime")?;
+        let (tx, rx) = mpsc::channel(options.channel_batches.max(1));
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut sources = Vec::new();
+        for (index, spec) in specs.iter().enumerate() {
+            let key = spec.key();
+            let metrics = Arc::new(Metrics::default());
+            let commits = match spec {
+                SourceSpec::File(path) => {
+                    let decoder = read_path(path, &options.decode)
+                        .with_context(|| format!("cannot open {}", path.display()))?;
+                    let out = tx.clone();
+                    let partition: Arc<str> = path.display().to_string().into();
+                    runtime.spawn_blocking(move || replay_file(index, partition, decoder, out));
+                    None
+                }
+                SourceSpec::Kinesis(kinesis_spec) => {
+                    let (commit_tx, commit_rx) = mpsc::unbounded_channel();
+                    let checkpoints = if kinesis_spec.lease_table.is_some() {
+                        Default::default()
+                    } else {
+                        checkpoints.source(&key)
+                    };
+                    let kinesis_spec = kinesis_spec.clone();
+                    let (options, out, shutdown, metrics) = (
+                        options.clone(),
+                        tx.clone(),
+                        shutdown_rx.clone(),
+                        metrics.clone(),
+                    );
+                    let region = kinesis_spec.region.clone().or(options.region.clone());
+                    let sdk = runtime.block_on(async {
+                        let sdk = crate::aws::sdk_config(
+                            region.as_deref(),
+                            options.profile.as_deref(),
+                            kinesis_spec.assume_role.as_ref(),
+                        )
+                        .await;
+                        tokio::time::timeout(
+                            Duration::from_secs(30),
+                            kinesis::preflight(&kinesis_spec, &sdk),
+                        )
+                        .await
+                        .unwrap_or_else(|_| {
+                            tracing::warn!(stream = %kinesis_spec.stream_name, "The stream could not be checked within 30 s; reading anyway.");
+                            Ok(())
+                        })
+                        .map(|()| sdk)
+                    });
+                    let sdk = sdk.map_err(anyhow::Error::msg)?;
+                    runtime.spawn(async move {
+                        kinesis::run(kinesis::Context {
+                            source: index,
+                            spec: *kinesis_spec,
+                            sdk,
+                            decode: options.decode.clone(),
+                            checkpoints,
+                            out,
+                            commits: commit_rx,
+                            shutdown,
+                            metrics,
+                            worker_id: options.worker_id.clone(),
+                        })
+                        .await;
+                    });
+                    Some(commit_tx)
+                }
+            };
+            sources.push(Running {
+                key,
+                commits,
+                metrics,
+                ended: false,
+            });
+        }
+        Ok(Self {
+            runtime: Some(runtime),
+            rx,
+            sources,
+            shutdown,
+        })
+    }
+
+    /// The next message, waiting at most `timeout`; `None` on timeout.
+    pub fn recv(&mut self, timeout: Duration) -> Option<SourceMessage> {
+        let runtime = self.runtime.as_ref()?;
+        let message = match self.rx.try_recv() {
+            Ok(message) => Some(message),
+            Err(_) if timeout.is_zero() => None,
+            Err(_) => {
+                let rx = &mut self.rx;
+                runtime
+                    .block_on(async { tokio::time::timeout(timeout, rx.recv()).await })
+                    .ok()
+                    .flatten()
+            }
+        };
+        if let Some(SourceMessage::Ended { source } | SourceMessage::Failed { source, .. }) =
+            &message
+            && let Some(running) = self.sources.get_mut(*source)
+        {
+            running.ended = true;
+        }
+        message
+    }
+
+    /// A message if one is ready now.
+    pub fn try_recv(&mut self) -> Option<SourceMessage> {
+        self.recv(Duration::ZERO)
+    }
+
+    /// Tells the batch's source that its position was handed on.
+    pub fn commit(&self, batch: &Batch) {
+        if let (Some(position), Some(running)) = (&batch.position, self.sources.get(batch.source))
+            && let Some(commits) = &running.commits
+        {
+            let _ = commits.send(Commit {
+                partition: batch.partition.clone(),
+                position: position.clone(),
+            });
+        }
+    }
+
+    /// The key of source `index` (checkpoints are filed under it).
+    pub fn key(&self, index: usize) -> &str {
+        self.sources.get(index).map_or("", |s| s.key.as_str())
+    }
+
+    /// Every source's key and counters.
+    pub fn metrics(&self) -> impl Iterator<Item = (&str, &Arc<Metrics>)> {
+        self.sources.iter().map(|s| (s.key.as_str(), &s.metrics))
+    }
+
+    /// True once every source ended (only finite sources end).
+    pub fn all_ended(&self) -> bool {
+        self.sources.iter().all(|s| s.ended)
+    }
+
+    /// Stops the sources: tells them to stop, then gives them `grace` to finish (leases
+    /// are released then) before the runtime is dropped.
+    pub fn shutdown(&mut self, grace: Duration) {
+        let _ = self.shutdown.send(true);
+        if let Some(runtime) = self.runtime.take() {
+            let pause = grace.min(Duration::from_millis(50));
+            runtime.block_on(async { tokio::time::sleep(pause).await });
+            runtime.shutdown_timeout(grace);
+        }
+    }
+}
+
+impl Drop for LiveSources {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Reads a file source to its end on a blocking thread.
+fn replay_file(
+    source: usize,
+    partition: Arc<str>,
+    decoder: crate::decode::InputDecoder<'static>,
+    out: mpsc::Sender<SourceMessage>,
+) {
+    let mut events = Vec::with_capacity(FILE_BATCH_EVENTS);
+    let send = |events: Vec<_>| {
+        out.blocking_send(SourceMessage::Batch(Batch {
+            source,
+            partition: partition.clone(),
+            events,
+            position: None,
+        }))
+        .is_ok()
+    };
+    for decoded in decoder.flatten() {
+        events.push(decoded.event);
+        if events.len() == FILE_BATCH_EVENTS && !send(std::mem::take(&mut events)) {
+            return;
+        }
+    }
+    if (!events.is_empty() && !send(events))
+        || out.blocking_send(SourceMessage::Ended { source }).is_err()
+    {
+        tracing::debug!("host gone before the file source ended");
+    }
+}

@@ -1,0 +1,15 @@
+//! The AWS sources against a real emulator: moto server on 127.0.0.1 (started by
+//! `.ci/run`, or by these tests when `moto_server` is installed), driven through the real
+//! AWS SDK, with `eksaudit forward` run as a real process. Never real AWS.
+
+#![cfg_attr(
+    not(has_moto),
+    allow(
+        dead_code,
+        unused_imports,
+        reason = "every test here is ignored without moto"
+    )
+)]
+
+mod kinesis;
+mod support;
