@@ -19,8 +19,16 @@ use falco_plugin_runner::{
 };
 use libloading::Library;
 
+#[path = "aws/support.rs"]
+#[allow(
+    dead_code,
+    reason = "shared with the aws tests; this binary uses a part"
+)]
+mod aws_support;
 #[path = "fixture_paths.rs"]
 mod fixture_paths;
+#[path = "plugin_abi_kinesis.rs"]
+mod kinesis;
 use fixture_paths::{fixtures, trace_files};
 use serde_json::Value;
 

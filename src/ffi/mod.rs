@@ -157,6 +157,9 @@ impl Plugin for K8sAuditEks {
 
     fn new(_input: Option<&TablesInput>, Json(config): Self::ConfigType) -> Result<Self, Error> {
         install_panic_hook();
+        // The SDK logs every request at debug/trace level; Falco's log gets info and up
+        // (falco_plugin lets debug builds through at trace).
+        log::set_max_level(log::max_level().min(log::LevelFilter::Info));
         guard("init", || {
             config.validate().map_err(Error::msg)?;
             Ok(Self {
