@@ -263,3 +263,129 @@ fn kill_dash_nine_loses_nothing() {
     );
     assert_eq!(duplicates, 0, "the file sink is cut back to its checkpoint");
 }
+
+/// Puts `records` records of `per_record` events on a new stream; the auditIDs put.
+fn stream_with_records(
+    shards: i32,
+    records: usize,
+    per_record: usize,
+) -> (String, BTreeSet<String>) {
+    let rt = runtime();
+    let kinesis = aws_sdk_kinesis::Client::new(&sdk_config());
+    let stream = unique("s");
+    let mut ids = BTreeSet::new();
+    rt.block_on(async {
+        create_stream(&kinesis, &stream, shards).await;
+        for r in 0..records {
+            let batch: Vec<String> = (0..per_record)
+                .map(|i| format!("{stream}-{r}-{i}"))
+                .collect();
+            ids.extend(batch.iter().cloned());
+            put(
+                &kinesis,
+                &stream,
+                &format!("key-{r}"),
+                audit_envelope("c", &batch),
+            )
+            .await;
+        }
+    });
+    (stream, ids)
+}
+
+/// Runs a forwarder on `stream` through `endpoint` until `expected` auditIDs are out;
+/// the IDs with their counts, and the log.
+fn forward_all(
+    endpoint: &str,
+    source: &str,
+    expected: usize,
+) -> (std::collections::BTreeMap<String, usize>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let sink = format!("file://{}", out.display());
+    let ck = dir.path().join("ck");
+    let forwarder = Forwarder::start_with(
+        endpoint,
+        &[
+            "--source",
+            source,
+            "--sink",
+            &sink,
+            "--checkpoint-dir",
+            ck.to_str().unwrap(),
+        ],
+        &dir.path().join("log"),
+    );
+    wait_until(Duration::from_secs(90), || {
+        audit_ids(&out).len() >= expected
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let log = forwarder.log_text();
+    assert_eq!(forwarder.terminate(), Some(0), "{log}");
+    (audit_ids(&out), log)
+}
+
+/// Throttling (ProvisionedThroughputExceeded, 503) on most GetRecords calls: the
+/// readers back off and go on; nothing is lost or repeated, and the log says so.
+#[test]
+#[cfg_attr(
+    not(has_moto),
+    ignore = "needs moto server: pip install 'moto[server]==5.2.5' (or set EKSAUDIT_TEST_MOTO)"
+)]
+fn throttling_backs_off_and_never_ends_the_source() {
+    use crate::proxy::{Fault, Proxy};
+    let (stream, put_ids) = stream_with_records(2, 12, 5);
+    let proxy = Proxy::start(
+        endpoint(),
+        Box::new(|target, n| match target {
+            // Four calls in five fail for the first forty: more than the SDK would
+            // retry on its own.
+            "Kinesis_20131202.GetRecords" if n < 40 && n % 5 != 4 => Some(if n % 2 == 0 {
+                Fault::Throttle
+            } else {
+                Fault::Unavailable
+            }),
+            "Kinesis_20131202.ListShards" if n == 0 => Some(Fault::Throttle),
+            _ => None,
+        }),
+    );
+    let (ids, log) = forward_all(
+        &proxy.url,
+        &format!("kinesis://{stream}?start=trim_horizon"),
+        put_ids.len(),
+    );
+    assert_eq!(ids.keys().cloned().collect::<BTreeSet<_>>(), put_ids);
+    assert!(ids.values().all(|&n| n == 1), "duplicates: {ids:?}");
+    assert!(proxy.count(Fault::Throttle) >= 10);
+    assert!(proxy.count(Fault::Unavailable) >= 10);
+    assert!(log.contains("GetRecords throttled"), "{log}");
+    assert!(log.contains("ListShards failed"), "{log}");
+}
+
+/// Expired iterators: a new iterator after the last record read, no loss, no repeat.
+#[test]
+#[cfg_attr(
+    not(has_moto),
+    ignore = "needs moto server: pip install 'moto[server]==5.2.5' (or set EKSAUDIT_TEST_MOTO)"
+)]
+fn expired_iterators_resume_after_the_last_record() {
+    use crate::proxy::{Fault, Proxy};
+    let (stream, put_ids) = stream_with_records(1, 10, 4);
+    let proxy = Proxy::start(
+        endpoint(),
+        Box::new(|target, n| {
+            (target == "Kinesis_20131202.GetRecords" && (n == 2 || n == 5))
+                .then_some(Fault::ExpireIterator)
+        }),
+    );
+    // Two records per call, so the expiries fall in the middle of the shard.
+    let (ids, log) = forward_all(
+        &proxy.url,
+        &format!("kinesis://{stream}?start=trim_horizon&max_records=2"),
+        put_ids.len(),
+    );
+    assert_eq!(ids.keys().cloned().collect::<BTreeSet<_>>(), put_ids);
+    assert!(ids.values().all(|&n| n == 1), "duplicates: {ids:?}");
+    assert_eq!(proxy.count(Fault::ExpireIterator), 2);
+    assert_eq!(log.matches("Shard iterator expired").count(), 2, "{log}");
+}

@@ -12,4 +12,6 @@
 )]
 
 mod kinesis;
+mod leases;
+mod proxy;
 mod support;
