@@ -3,7 +3,7 @@
 //! AWS SDK, with `eksaudit forward` run as a real process. Never real AWS.
 
 #![cfg_attr(
-    not(has_moto),
+    any(not(has_moto), not(has_kinesis_local)),
     allow(
         dead_code,
         unused_imports,
@@ -14,4 +14,5 @@
 mod kinesis;
 mod leases;
 mod proxy;
+mod resharding;
 mod support;
