@@ -167,3 +167,66 @@ fn split_and_merge_drain_parents_before_children() {
     }
     assert!(log.matches("Shard read to its end").count() >= 3, "{log}");
 }
+
+/// Enhanced fan-out against kinesis-local (moto has no SubscribeToShard): the consumer
+/// is registered, records are pushed, every auditID comes out once.
+#[test]
+#[cfg_attr(
+    not(has_kinesis_local),
+    ignore = "needs kinesis-local: npm install kinesis-local@0.6.2, run it, set EKSAUDIT_TEST_KINESIS_LOCAL"
+)]
+fn enhanced_fan_out_reads_every_record() {
+    let endpoint = kinesis_local();
+    let rt = runtime();
+    let client = aws_sdk_kinesis::Client::new(&sdk_config_for(&endpoint));
+    let stream = unique("efo");
+    let keys: Vec<String> = (0..6).map(|k| format!("key{k}")).collect();
+    let mut all = BTreeSet::new();
+    rt.block_on(async {
+        client
+            .create_stream()
+            .stream_name(&stream)
+            .shard_count(2)
+            .send()
+            .await
+            .unwrap();
+        wait_active(&client, &stream).await;
+        all.extend(put_round(&client, &stream, &keys, 0).await);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let sink = format!("file://{}", out.display());
+    let ck = dir.path().join("ck");
+    let source = format!("kinesis://{stream}?start=trim_horizon&efo=eksaudit-test");
+    let forwarder = Forwarder::start_with(
+        &endpoint,
+        &[
+            "--source",
+            &source,
+            "--sink",
+            &sink,
+            "--checkpoint-dir",
+            ck.to_str().unwrap(),
+        ],
+        &dir.path().join("log"),
+    );
+    wait_until(Duration::from_secs(60), || {
+        audit_ids(&out).len() >= all.len()
+    });
+    // Records put while subscribed are pushed too.
+    rt.block_on(async { all.extend(put_round(&client, &stream, &keys, 1).await) });
+    wait_until(Duration::from_secs(60), || {
+        audit_ids(&out).len() >= all.len()
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let log = forwarder.log_text();
+    assert_eq!(forwarder.terminate(), Some(0), "{log}");
+    let ids = audit_ids(&out);
+    assert_eq!(ids.keys().cloned().collect::<BTreeSet<_>>(), all, "{log}");
+    assert!(ids.values().all(|&n| n == 1), "duplicates: {ids:?}");
+    assert!(
+        log.contains("Registered an enhanced fan-out consumer"),
+        "{log}"
+    );
+    assert!(read_text(&ck.join("forward.json")).contains("shardId-"));
+}

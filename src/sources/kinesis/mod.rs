@@ -29,6 +29,7 @@ use crate::checkpoint::SHARD_END;
 use crate::decode::{DecodeOptions, DecodeStats, Decoder};
 use crate::sources::{Commit, KinesisSpec, SourceMessage, StartPosition};
 
+mod efo;
 pub mod lease;
 pub mod shard;
 
@@ -45,6 +46,9 @@ pub struct Stream {
     pub region: String,
     /// GetRecords `Limit`.
     pub max_records: i32,
+    /// The enhanced fan-out consumer's ARN: records are pushed with SubscribeToShard
+    /// instead of polled.
+    pub consumer_arn: Option<String>,
 }
 
 impl Stream {
@@ -240,6 +244,7 @@ pub async fn preflight(spec: &KinesisSpec, sdk: &SdkConfig) -> Result<(), String
         arn: spec.stream_arn.clone(),
         region,
         max_records: spec.max_records,
+        consumer_arn: None,
     };
     let shared = Shared {
         source: 0,
@@ -349,12 +354,13 @@ pub async fn run(mut ctx: Context) {
         .region()
         .map(|r| r.to_string())
         .unwrap_or_else(|| "us-east-1".to_string());
-    let stream = Arc::new(Stream {
+    let mut stream = Stream {
         name: ctx.spec.stream_name.clone(),
         arn: ctx.spec.stream_arn.clone(),
         region,
         max_records: ctx.spec.max_records,
-    });
+        consumer_arn: None,
+    };
     let mut decode = ctx.decode.clone();
     if decode.region.is_none() {
         decode.region = Some(stream.region.clone());
@@ -366,6 +372,26 @@ pub async fn run(mut ctx: Context) {
         sdk: ctx.sdk.clone(),
     });
     let client = client(&ctx.sdk);
+    if let Some(name) = ctx.spec.efo_consumer.clone() {
+        match efo::consumer(&client, &stream, &shared, &name).await {
+            Ok((stream_arn, consumer_arn)) => {
+                stream.arn.get_or_insert(stream_arn);
+                stream.consumer_arn = Some(consumer_arn);
+            }
+            Err(error) => {
+                tracing::error!(stream = %stream.name, "Kinesis source stopped: {error}");
+                let _ = ctx
+                    .out
+                    .send(SourceMessage::Failed {
+                        source: ctx.source,
+                        error,
+                    })
+                    .await;
+                return;
+            }
+        }
+    }
+    let stream = Arc::new(stream);
     let result = match ctx.spec.lease_table.clone() {
         Some(table) => lease::run(&mut ctx, &client, stream.clone(), shared.clone(), &table).await,
         None => run_local(&mut ctx, &client, stream.clone(), shared.clone()).await,

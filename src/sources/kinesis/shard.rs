@@ -13,8 +13,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_kinesis::Client;
+use aws_sdk_kinesis::error::ProvideErrorMetadata;
 use aws_sdk_kinesis::primitives::DateTime;
-use aws_sdk_kinesis::types::ShardIteratorType;
+use aws_sdk_kinesis::types::{
+    Record, ShardIteratorType, StartingPosition, SubscribeToShardEventStream,
+};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
@@ -22,6 +25,7 @@ use super::{Shared, Stream, described};
 use crate::aws::{Failure, backoff, classify};
 use crate::checkpoint::SHARD_END;
 use crate::decode::{Decoder, Location};
+use crate::event::AuditEvent;
 use crate::sources::{Batch, SourceMessage, StartPosition};
 
 /// At most 5 GetRecords calls per second per shard (the service's limit).
@@ -70,6 +74,9 @@ pub async fn read_shard(
         attempt: 0,
     };
     let mut decoder = Decoder::new(reader.shared.decode.clone());
+    if let Some(consumer) = reader.stream.consumer_arn.clone() {
+        return reader.subscribe_loop(&mut decoder, &consumer, start).await;
+    }
     let mut iterator = match reader.iterator(&start).await {
         Ok(Some(iterator)) => iterator,
         Ok(None) => return reader.closed(Vec::new()).await,
@@ -119,33 +126,9 @@ pub async fn read_shard(
         };
         reader.attempt = 0;
         let records = output.records();
-        let mut events = Vec::new();
-        let mut bytes = 0u64;
-        for record in records {
-            let data = record.data().as_ref();
-            bytes += data.len() as u64;
-            let sequence = record.sequence_number();
-            let location = Location::new(format!(
-                "kinesis:{}/{}/{}",
-                reader.stream.name, reader.shard, sequence
-            ));
-            decoder.push_kinesis_record(data, &location, &reader.shard, sequence);
-            while let Some(result) = decoder.pop() {
-                // Errors were counted and logged by the decoder, with this location.
-                if let Ok(decoded) = result {
-                    events.push(decoded.event);
-                }
-            }
-        }
-        let metrics = &reader.shared.metrics;
-        metrics.add(&metrics.records, records.len() as u64);
-        metrics.add(&metrics.record_bytes, bytes);
-        metrics.merge_decode(&mut decoder);
+        let events = reader.decode(&mut decoder, records);
         if let Some(lag) = output.millis_behind_latest() {
-            metrics.set_lag(&reader.shard, lag);
-        }
-        if let Some(last) = records.last() {
-            reader.last_read = Some(last.sequence_number().to_string());
+            reader.shared.metrics.set_lag(&reader.shard, lag);
         }
         let Some(next) = output.next_shard_iterator() else {
             return reader.closed(events).await;
@@ -181,6 +164,117 @@ struct Reader {
 }
 
 impl Reader {
+    /// Decodes records into events (errors are counted and logged by the decoder, with
+    /// stream, shard and sequence number); remembers the last sequence number read.
+    fn decode(&mut self, decoder: &mut Decoder, records: &[Record]) -> Vec<AuditEvent> {
+        let mut events = Vec::new();
+        let mut bytes = 0u64;
+        for record in records {
+            let data = record.data().as_ref();
+            bytes += data.len() as u64;
+            let sequence = record.sequence_number();
+            let location = Location::new(format!(
+                "kinesis:{}/{}/{}",
+                self.stream.name, self.shard, sequence
+            ));
+            decoder.push_kinesis_record(data, &location, &self.shard, sequence);
+            while let Some(result) = decoder.pop() {
+                if let Ok(decoded) = result {
+                    events.push(decoded.event);
+                }
+            }
+        }
+        let metrics = &self.shared.metrics;
+        metrics.add(&metrics.records, records.len() as u64);
+        metrics.add(&metrics.record_bytes, bytes);
+        metrics.merge_decode(decoder);
+        if let Some(last) = records.last() {
+            self.last_read = Some(last.sequence_number().to_string());
+        }
+        events
+    }
+
+    /// Enhanced fan-out: SubscribeToShard, events pushed as they arrive; a new
+    /// subscription after each one ends (every 5 minutes) or fails, from the last
+    /// position read.
+    async fn subscribe_loop(
+        &mut self,
+        decoder: &mut Decoder,
+        consumer: &str,
+        start: ShardStart,
+    ) -> ShardEnd {
+        let mut position = start;
+        loop {
+            let request = self
+                .client
+                .subscribe_to_shard()
+                .consumer_arn(consumer)
+                .shard_id(&*self.shard)
+                .starting_position(starting_position(&position));
+            let mut stream = match request.send().await {
+                Ok(output) => {
+                    self.attempt = 0;
+                    output.event_stream
+                }
+                Err(e) => {
+                    if let Err(end) = self
+                        .retry_or_fail(classify(&e), "SubscribeToShard", &e)
+                        .await
+                    {
+                        return end;
+                    }
+                    continue;
+                }
+            };
+            loop {
+                match stream.recv().await {
+                    Ok(Some(SubscribeToShardEventStream::SubscribeToShardEvent(event))) => {
+                        let records = event.records();
+                        let events = self.decode(decoder, records);
+                        self.shared
+                            .metrics
+                            .set_lag(&self.shard, event.millis_behind_latest());
+                        let continuation = event.continuation_sequence_number();
+                        if continuation.is_empty() {
+                            return self.closed(events).await;
+                        }
+                        if let Some(last) = self.last_read.clone().filter(|_| !records.is_empty())
+                            && !self.send(events, last).await
+                        {
+                            return ShardEnd::Stopped;
+                        }
+                        position = ShardStart::After(continuation.to_string());
+                    }
+                    Ok(Some(_)) => {}
+                    // The subscription's 5 minutes are over: subscribe again.
+                    Ok(None) => break,
+                    Err(e) => {
+                        let code = e
+                            .as_service_error()
+                            .and_then(|s| s.code())
+                            .map(str::to_string);
+                        let failure = crate::aws::classify_code(code.as_deref(), None);
+                        let text = format!("{e}");
+                        if matches!(failure, Failure::NotFound | Failure::AccessDenied) {
+                            return ShardEnd::Failed(format!(
+                                "Kinesis stream {:?}: SubscribeToShard on {} failed: {text}; the caller needs kinesis:SubscribeToShard on the consumer {consumer}",
+                                self.stream.name, self.shard
+                            ));
+                        }
+                        let wait = backoff(self.attempt, BACKOFF_BASE, BACKOFF_CAP);
+                        self.attempt = self.attempt.saturating_add(1);
+                        self.shared
+                            .metrics
+                            .add(&self.shared.metrics.transient_errors, 1);
+                        tracing::warn!(stream = %self.stream.name, shard = %self.shard, "SubscribeToShard event stream failed ({text}); subscribing again in {wait:?}.");
+                        tokio::time::sleep(wait).await;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
     /// A shard iterator for `start`; `None` when the shard has nothing more (closed).
     async fn iterator(&mut self, start: &ShardStart) -> Result<Option<String>, ShardEnd> {
         loop {
@@ -198,10 +292,7 @@ impl Reader {
                 }
                 ShardStart::At(StartPosition::AtTimestamp(ns)) => request
                     .shard_iterator_type(ShardIteratorType::AtTimestamp)
-                    .timestamp(DateTime::from_secs_and_nanos(
-                        (*ns / 1_000_000_000) as i64,
-                        (*ns % 1_000_000_000) as u32,
-                    )),
+                    .timestamp(timestamp(*ns)),
             };
             match request.send().await {
                 Ok(output) => {
@@ -250,7 +341,7 @@ impl Reader {
         }
     }
 
-    async fn send(&self, events: Vec<crate::event::AuditEvent>, position: String) -> bool {
+    async fn send(&self, events: Vec<AuditEvent>, position: String) -> bool {
         let batch = Batch {
             source: self.shared.source,
             partition: self.shard.clone(),
@@ -261,7 +352,7 @@ impl Reader {
     }
 
     /// The shard is closed: the last events, then SHARD_END.
-    async fn closed(&self, events: Vec<crate::event::AuditEvent>) -> ShardEnd {
+    async fn closed(&self, events: Vec<AuditEvent>) -> ShardEnd {
         tracing::info!(stream = %self.stream.name, shard = %self.shard, "Shard read to its end (SHARD_END).");
         self.shared.metrics.clear_lag(&self.shard);
         if self.send(events, SHARD_END.to_string()).await {
@@ -270,4 +361,33 @@ impl Reader {
             ShardEnd::Stopped
         }
     }
+}
+
+/// The SubscribeToShard starting position of `start`.
+fn starting_position(start: &ShardStart) -> StartingPosition {
+    let builder = StartingPosition::builder();
+    let builder = match start {
+        ShardStart::After(seq) => builder
+            .r#type(ShardIteratorType::AfterSequenceNumber)
+            .sequence_number(seq),
+        ShardStart::At(StartPosition::TrimHorizon) => {
+            builder.r#type(ShardIteratorType::TrimHorizon)
+        }
+        ShardStart::At(StartPosition::Latest) => builder.r#type(ShardIteratorType::Latest),
+        ShardStart::At(StartPosition::AtTimestamp(ns)) => builder
+            .r#type(ShardIteratorType::AtTimestamp)
+            .timestamp(timestamp(*ns)),
+    };
+    // `type` is set on every path above, so building cannot fail; fall back to the
+    // oldest record rather than panic.
+    builder.build().unwrap_or_else(|_| {
+        StartingPosition::builder()
+            .r#type(ShardIteratorType::TrimHorizon)
+            .build()
+            .unwrap_or_else(|_| unreachable!("type is set"))
+    })
+}
+
+fn timestamp(ns: u64) -> DateTime {
+    DateTime::from_secs_and_nanos((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as u32)
 }
