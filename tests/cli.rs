@@ -83,6 +83,10 @@ fn replay_filters_by_priority_and_can_match_all() {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_upstream_fixtures),
+    ignore = "needs Falco's upstream fixtures: set EKSAUDIT_FIXTURES or put them at ../shared/fixtures/upstream"
+)]
 fn replay_with_upstream_rules_on_an_upstream_trace() {
     let rules =
         fixtures().join("plugins-k8saudit-0.18.0/plugins/k8saudit/rules/k8s_audit_rules.yaml");
@@ -114,9 +118,10 @@ fn replay_with_upstream_rules_on_an_upstream_trace() {
 fn replay_reports_input_problems_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mixed.json");
-    let good = std::fs::read_to_string(
-        fixtures().join("falco-0.31.1/test/trace_files/k8s_audit/create_deployment.json"),
-    )
+    let good = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/events/privileged-pod.json"
+    ))
     .unwrap();
     std::fs::write(
         &path,
@@ -171,6 +176,33 @@ fn rules_validate_lists_errors_with_their_place() {
     let out = eksaudit(&["rules", "validate", "--json", path.to_str().unwrap()]);
     let json: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(json["falco_load_results"][0]["successful"], false);
+}
+
+/// `rules validate` prints Falco 0.44.1's deprecation warning word for word, and a
+/// warning does not fail validation.
+#[test]
+fn rules_validate_prints_falcos_append_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("append.yaml");
+    std::fs::write(
+        &path,
+        "- rule: r\n  desc: d\n  condition: ka.verb = create\n  output: o\n  priority: WARNING\n  source: k8s_audit\n- rule: r\n  condition: and ka.user.name = bob\n  append: true\n",
+    )
+    .unwrap();
+    let out = eksaudit(&["rules", "validate", path.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        text.contains("'append' key is deprecated. Add an 'append' entry (e.g. 'condition: append') under 'override' instead."),
+        "{text}"
+    );
+    assert!(!text.contains("The 'append' key"), "{text}");
 }
 
 #[test]
