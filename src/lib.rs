@@ -17,7 +17,8 @@
 //! * [`fields`]: the one field table (Falco k8saudit's 100 `ka.*` fields, `eks.*`, and
 //!   the `json` plugin's fields for the rule engine).
 //! * [`sources`]: where bytes come from.
-//! * `ffi` (not public): the Falco plugin, a thin layer over the above.
+//! * `ffi` (not public): the Falco plugin, a thin layer over the above; its init config
+//!   is [`plugin_config`].
 
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
@@ -32,3 +33,7 @@ pub mod rules;
 pub mod sources;
 
 mod ffi;
+
+/// The plugin's `init_config` (keys, defaults, ranges, published schema), public so that a
+/// Falco configuration can be checked without loading the plugin (`tests/deploy.rs`).
+pub use ffi::config as plugin_config;
