@@ -331,7 +331,7 @@ fn extract_reads_stdin_and_survives_a_closed_pipe() {
 fn help_explains_every_command() {
     let out = eksaudit(&["--help"]);
     let text = stdout(&out);
-    for command in ["fields", "extract", "replay", "rules"] {
+    for command in ["fields", "extract", "replay", "rules", "completions", "man"] {
         assert!(text.contains(command), "{text}");
     }
     let text = stdout(&eksaudit(&["replay", "--help"]));
@@ -341,4 +341,83 @@ fn help_explains_every_command() {
             && text.contains("bundled"),
         "{text}"
     );
+}
+
+/// Completion scripts come from the clap definition: they know the subcommands and their
+/// options.
+#[test]
+fn completions_know_the_subcommands() {
+    let out = eksaudit(&["completions", "bash"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let bash = stdout(&out);
+    assert!(bash.contains("complete -F _eksaudit"), "{bash}");
+    for word in [
+        "replay",
+        "extract",
+        "fields",
+        "validate",
+        "--min-priority",
+        "--rule-matching",
+    ] {
+        assert!(bash.contains(word), "bash completion lacks {word}");
+    }
+    let zsh = stdout(&eksaudit(&["completions", "zsh"]));
+    assert!(zsh.starts_with("#compdef eksaudit"), "{zsh}");
+    assert!(zsh.contains("replay"));
+    let fish = stdout(&eksaudit(&["completions", "fish"]));
+    assert!(fish.contains("complete -c eksaudit"), "{fish}");
+    assert!(fish.contains("-l min-priority"), "{fish}");
+    let out = eksaudit(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("invalid value 'tcsh'"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn man_page_is_roff_for_the_whole_command() {
+    let out = eksaudit(&["man"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let page = stdout(&out);
+    let title = format!(".TH eksaudit 1  \"eksaudit {}\"", env!("CARGO_PKG_VERSION"));
+    assert!(page.contains(&title), "{page}");
+    assert!(page.contains(".SH NAME"), "{page}");
+    assert!(page.contains(".SH SUBCOMMANDS"), "{page}");
+    for sub in ["replay", "rules", "extract", "fields", "completions", "man"] {
+        let reference = format!("eksaudit\\-{sub}(1)");
+        assert!(page.contains(&reference), "man page lacks {reference}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = eksaudit(&["man", "--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for name in [
+        "eksaudit.1",
+        "eksaudit-replay.1",
+        "eksaudit-rules-validate.1",
+    ] {
+        let page = std::fs::read_to_string(dir.path().join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(page.contains(".TH "), "{name}: {page}");
+    }
+    let replay = std::fs::read_to_string(dir.path().join("eksaudit-replay.1")).unwrap();
+    assert!(replay.contains("min\\-priority"), "{replay}");
+}
+
+/// `eksaudit completions bash | head -1`: a reader that goes away is not an error, and
+/// nothing panics.
+#[test]
+fn completions_into_a_closed_pipe_end_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eksaudit"))
+        .args(["completions", "bash"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 }

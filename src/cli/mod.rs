@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 
 mod extract;
 mod fields;
+mod generate;
 mod inputs;
 mod output;
 mod replay;
@@ -65,6 +66,14 @@ enum Command {
     /// Rule authoring: validate rules files, run rule test fixtures.
     #[command(subcommand)]
     Rules(rules_cmd::Command),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    ///
+    /// For example `eksaudit completions bash > /etc/bash_completion.d/eksaudit`.
+    Completions(generate::CompletionsArgs),
+    /// Print the man page (roff), or write one per subcommand with --dir.
+    ///
+    /// For example `eksaudit man | man -l -`.
+    Man(generate::ManArgs),
 }
 
 /// Parses arguments, runs the command, maps the outcome to an exit code.
@@ -76,6 +85,8 @@ pub fn main() -> ExitCode {
         Command::Extract(args) => extract::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Rules(command) => rules_cmd::run(command),
+        Command::Completions(args) => generate::completions(args),
+        Command::Man(args) => generate::man(args),
     };
     match result {
         Ok(code) => code.into(),
