@@ -4,7 +4,7 @@
 //! runs them (from the Dockerfile's COPY destinations); the plugin's init_config, turned
 //! into JSON the way Falco does, passes the published schema and the plugin's own checks;
 //! and every field the bundled rules and these files use is one the plugin or Falco's json
-//! plugin provides.
+//! plugin provides. Also the IAM policies of `deploy/iam/`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -495,5 +495,113 @@ fn dockerfile_builds_with_cis_command_and_pins_falco() {
     assert!(
         !user.starts_with("0") && !user.starts_with("root"),
         "{user}"
+    );
+}
+
+/// The least-privilege IAM policies of `deploy/iam/`: IAM policy documents (version
+/// 2012-10-17), Allow only, every action of the mode and nothing else, and no resource
+/// left as `*`.
+#[test]
+fn iam_policies_are_least_privilege_documents() {
+    let expected: [(&str, &[&str]); 4] = [
+        (
+            "kinesis-reader.json",
+            &[
+                "kinesis:DescribeStreamSummary",
+                "kinesis:ListShards",
+                "kinesis:GetShardIterator",
+                "kinesis:GetRecords",
+                "kinesis:RegisterStreamConsumer",
+                "kinesis:DescribeStreamConsumer",
+                "kinesis:SubscribeToShard",
+            ],
+        ),
+        (
+            "kinesis-leases.json",
+            &[
+                "dynamodb:CreateTable",
+                "dynamodb:DescribeTable",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:Scan",
+            ],
+        ),
+        (
+            "cloudwatch-reader.json",
+            &[
+                "logs:FilterLogEvents",
+                "logs:DescribeLogGroups",
+                "logs:DescribeLogStreams",
+            ],
+        ),
+        ("assume-role.json", &["sts:AssumeRole"]),
+    ];
+    let listed: BTreeSet<String> = std::fs::read_dir(repo("deploy/iam"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let names: BTreeSet<String> = expected.iter().map(|(n, _)| n.to_string()).collect();
+    assert_eq!(listed, names, "deploy/iam holds exactly these policies");
+    for (name, actions) in expected {
+        let path = format!("deploy/iam/{name}");
+        let policy: Value =
+            serde_json::from_str(&read(&path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(policy["Version"], "2012-10-17", "{path}");
+        let mut granted = BTreeSet::new();
+        for statement in policy["Statement"].as_array().expect("Statement list") {
+            assert_eq!(statement["Effect"], "Allow", "{path}");
+            assert!(
+                statement["Sid"].is_string(),
+                "{path}: every statement says why"
+            );
+            let list = |v: &Value| -> Vec<String> {
+                match v {
+                    Value::String(s) => vec![s.clone()],
+                    Value::Array(a) => a.iter().map(|s| s.as_str().unwrap().to_string()).collect(),
+                    other => panic!("{path}: {other}"),
+                }
+            };
+            let resources = list(&statement["Resource"]);
+            assert!(!resources.is_empty(), "{path}");
+            for resource in &resources {
+                assert!(
+                    resource.starts_with("arn:aws:"),
+                    "{path}: resource {resource}"
+                );
+            }
+            for action in list(&statement["Action"]) {
+                assert!(!action.contains('*'), "{path}: wildcard action {action}");
+                let service = action.split(':').next().unwrap();
+                assert!(
+                    resources.iter().all(|r| {
+                        let arn_service = r.split(':').nth(2).unwrap();
+                        arn_service == service || (service == "sts" && arn_service == "iam")
+                    }),
+                    "{path}: {action} on {resources:?}"
+                );
+                granted.insert(action);
+            }
+        }
+        let wanted: BTreeSet<String> = actions.iter().map(|a| a.to_string()).collect();
+        assert_eq!(granted, wanted, "{path}");
+    }
+    // Enhanced fan-out is its own statement, so it can be dropped for polling readers.
+    let reader: Value = serde_json::from_str(&read("deploy/iam/kinesis-reader.json")).unwrap();
+    let statements = reader["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 2);
+    assert!(
+        statements[1]["Action"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("kinesis:SubscribeToShard"))
+    );
+    // The CloudWatch Logs reader reads EKS cluster log groups only.
+    let cloudwatch: Value =
+        serde_json::from_str(&read("deploy/iam/cloudwatch-reader.json")).unwrap();
+    assert_eq!(
+        cloudwatch["Statement"][0]["Resource"],
+        "arn:aws:logs:*:111122223333:log-group:/aws/eks/*"
     );
 }
