@@ -245,10 +245,7 @@ fn declares_every_ka_field_and_no_json_field() {
 
 #[test]
 fn init_schema_is_json_and_forbids_unknown_keys() {
-    let mut schema_type = 0u32;
-    let schema = unsafe { api().get_init_schema.unwrap()(&mut schema_type) };
-    let schema: Value =
-        serde_json::from_str(&unsafe { CStr::from_ptr(schema) }.to_string_lossy()).unwrap();
+    let schema = init_schema();
     assert_eq!(schema["additionalProperties"], false);
     for key in [
         "region",
