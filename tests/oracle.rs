@@ -336,7 +336,17 @@ fn no_match_path_does_not_allocate() {
         &root.join("plugins-k8saudit-0.18.0/plugins/k8saudit/rules/k8s_audit_rules.yaml"),
     )
     .unwrap();
-    let (engine, _) = Engine::load(&[rules], &EngineOptions::default()).unwrap();
+    assert_no_match_does_not_allocate(&[rules]);
+}
+
+/// The same with the bundled rules, which need no upstream data.
+#[test]
+fn no_match_path_does_not_allocate_with_the_bundled_rules() {
+    assert_no_match_does_not_allocate(&eksaudit::bundled::rules_files());
+}
+
+fn assert_no_match_does_not_allocate(rules: &[RulesFile]) {
+    let (engine, _) = Engine::load(rules, &EngineOptions::default()).unwrap();
     let event = br#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/kube-system/configmaps/coredns","verb":"get","user":{"username":"system:serviceaccount:kube-system:coredns","groups":["system:serviceaccounts"]},"objectRef":{"resource":"configmaps","namespace":"kube-system","name":"coredns"},"responseStatus":{"code":200},"stageTimestamp":"2024-05-01T10:00:01.000000Z"}"#;
     let view = eksaudit::event::EventView::new(event, 1);
     let mut evaluator = engine.evaluator();
