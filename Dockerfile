@@ -5,7 +5,12 @@
 #   docker run --rm -v "$PWD/logs:/logs:ro" eksaudit replay /logs
 #
 #   docker build --target falco -t eksaudit-falco .         # Falco 0.44.1 + plugin + rules
-#   docker run --rm eksaudit-falco                          # Kinesis mode (falco-config/)
+#   docker run --rm eksaudit-falco                          # falco-config/kinesis.yaml
+#   docker run --rm -v "$PWD/logs:/var/log/eks-audit:ro" eksaudit-falco \
+#     /usr/bin/falco -c /etc/eksaudit/falco-config/falco.yaml --enable-source k8s_audit
+#
+# Kinesis and CloudWatch modes need the AWS sources (until they land the plugin answers
+# "not supported yet"); mount your own copy of kinesis.yaml to name your stream.
 #
 # The build command below is the one .ci/run runs (it checks that they are the same), so
 # what CI builds and tests is what goes into the images.
