@@ -350,8 +350,20 @@ fn helm_values_deliver_the_plugin_by_an_init_container() {
         role.starts_with("arn:aws:iam::") && role.contains(":role/"),
         "{role}"
     );
+    // The chart passes `--disable-source syscall` when the driver is off; Falco refuses it
+    // together with --enable-source.
     let extra = values.get("extra").unwrap();
-    assert_eq!(scalars(extra.get("args")), ["--enable-source", "k8s_audit"]);
+    assert!(
+        !scalars(extra.get("args"))
+            .iter()
+            .any(|a| a == "--enable-source"),
+        "--enable-source conflicts with the chart's --disable-source syscall"
+    );
+    let collectors = values.get("collectors").unwrap();
+    assert_eq!(scalar(collectors, "enabled", at), "false");
+    let metrics = values.get("metrics").unwrap();
+    assert_eq!(scalar(metrics, "enabled", at), "true");
+    assert_eq!(scalar(metrics, "pluginsMetricsEnabled", at), "true");
 
     // What the init container copies from the image into each volume...
     let mut volume_files: BTreeMap<String, Vec<String>> = BTreeMap::new();
