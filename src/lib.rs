@@ -20,7 +20,8 @@
 //! * [`checkpoint`]: positions kept across restarts.
 //! * [`aws`]: SDK configuration, roles, errors that name the missing IAM action.
 //! * [`forward`]: the forwarder's sinks and loop (`eksaudit forward`).
-//! * `ffi` (not public): the Falco plugin, a thin layer over the above.
+//! * `ffi` (not public): the Falco plugin, a thin layer over the above; its init config
+//!   is [`plugin_config`].
 
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
@@ -38,3 +39,7 @@ pub mod rules;
 pub mod sources;
 
 mod ffi;
+
+/// The plugin's `init_config` (keys, defaults, ranges, published schema), public so that a
+/// Falco configuration can be checked without loading the plugin (`tests/deploy.rs`).
+pub use ffi::config as plugin_config;

@@ -83,6 +83,10 @@ fn replay_filters_by_priority_and_can_match_all() {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_upstream_fixtures),
+    ignore = "needs Falco's upstream fixtures: set EKSAUDIT_FIXTURES or put them at ../shared/fixtures/upstream"
+)]
 fn replay_with_upstream_rules_on_an_upstream_trace() {
     let rules =
         fixtures().join("plugins-k8saudit-0.18.0/plugins/k8saudit/rules/k8s_audit_rules.yaml");
@@ -114,9 +118,10 @@ fn replay_with_upstream_rules_on_an_upstream_trace() {
 fn replay_reports_input_problems_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mixed.json");
-    let good = std::fs::read_to_string(
-        fixtures().join("falco-0.31.1/test/trace_files/k8s_audit/create_deployment.json"),
-    )
+    let good = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/events/privileged-pod.json"
+    ))
     .unwrap();
     std::fs::write(
         &path,
@@ -171,6 +176,33 @@ fn rules_validate_lists_errors_with_their_place() {
     let out = eksaudit(&["rules", "validate", "--json", path.to_str().unwrap()]);
     let json: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(json["falco_load_results"][0]["successful"], false);
+}
+
+/// `rules validate` prints Falco 0.44.1's deprecation warning word for word, and a
+/// warning does not fail validation.
+#[test]
+fn rules_validate_prints_falcos_append_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("append.yaml");
+    std::fs::write(
+        &path,
+        "- rule: r\n  desc: d\n  condition: ka.verb = create\n  output: o\n  priority: WARNING\n  source: k8s_audit\n- rule: r\n  condition: and ka.user.name = bob\n  append: true\n",
+    )
+    .unwrap();
+    let out = eksaudit(&["rules", "validate", path.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        text.contains("'append' key is deprecated. Add an 'append' entry (e.g. 'condition: append') under 'override' instead."),
+        "{text}"
+    );
+    assert!(!text.contains("The 'append' key"), "{text}");
 }
 
 #[test]
@@ -299,7 +331,7 @@ fn extract_reads_stdin_and_survives_a_closed_pipe() {
 fn help_explains_every_command() {
     let out = eksaudit(&["--help"]);
     let text = stdout(&out);
-    for command in ["fields", "extract", "replay", "rules"] {
+    for command in ["fields", "extract", "replay", "rules", "completions", "man"] {
         assert!(text.contains(command), "{text}");
     }
     let text = stdout(&eksaudit(&["replay", "--help"]));
@@ -309,4 +341,83 @@ fn help_explains_every_command() {
             && text.contains("bundled"),
         "{text}"
     );
+}
+
+/// Completion scripts come from the clap definition: they know the subcommands and their
+/// options.
+#[test]
+fn completions_know_the_subcommands() {
+    let out = eksaudit(&["completions", "bash"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let bash = stdout(&out);
+    assert!(bash.contains("complete -F _eksaudit"), "{bash}");
+    for word in [
+        "replay",
+        "extract",
+        "fields",
+        "validate",
+        "--min-priority",
+        "--rule-matching",
+    ] {
+        assert!(bash.contains(word), "bash completion lacks {word}");
+    }
+    let zsh = stdout(&eksaudit(&["completions", "zsh"]));
+    assert!(zsh.starts_with("#compdef eksaudit"), "{zsh}");
+    assert!(zsh.contains("replay"));
+    let fish = stdout(&eksaudit(&["completions", "fish"]));
+    assert!(fish.contains("complete -c eksaudit"), "{fish}");
+    assert!(fish.contains("-l min-priority"), "{fish}");
+    let out = eksaudit(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("invalid value 'tcsh'"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn man_page_is_roff_for_the_whole_command() {
+    let out = eksaudit(&["man"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let page = stdout(&out);
+    let title = format!(".TH eksaudit 1  \"eksaudit {}\"", env!("CARGO_PKG_VERSION"));
+    assert!(page.contains(&title), "{page}");
+    assert!(page.contains(".SH NAME"), "{page}");
+    assert!(page.contains(".SH SUBCOMMANDS"), "{page}");
+    for sub in ["replay", "rules", "extract", "fields", "completions", "man"] {
+        let reference = format!("eksaudit\\-{sub}(1)");
+        assert!(page.contains(&reference), "man page lacks {reference}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = eksaudit(&["man", "--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for name in [
+        "eksaudit.1",
+        "eksaudit-replay.1",
+        "eksaudit-rules-validate.1",
+    ] {
+        let page = std::fs::read_to_string(dir.path().join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(page.contains(".TH "), "{name}: {page}");
+    }
+    let replay = std::fs::read_to_string(dir.path().join("eksaudit-replay.1")).unwrap();
+    assert!(replay.contains("min\\-priority"), "{replay}");
+}
+
+/// `eksaudit completions bash | head -1`: a reader that goes away is not an error, and
+/// nothing panics.
+#[test]
+fn completions_into_a_closed_pipe_end_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eksaudit"))
+        .args(["completions", "bash"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 }

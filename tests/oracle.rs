@@ -129,6 +129,10 @@ fn evaluate_case(root: &Path, case: &Value, engine: &Engine) -> Result<(), Strin
 }
 
 #[test]
+#[cfg_attr(
+    not(has_upstream_fixtures),
+    ignore = "needs Falco's upstream fixtures: set EKSAUDIT_FIXTURES or put them at ../shared/fixtures/upstream"
+)]
 fn upstream_expectations_all_pass() {
     let root = fixtures();
     let text = std::fs::read_to_string(root.join("expectations.json"))
@@ -161,6 +165,10 @@ fn upstream_expectations_all_pass() {
 /// `contains` on list fields, which only engines before libs 0.17 accepted: they load in
 /// legacy mode (and current Falco rejects them, as the last assertion shows).
 #[test]
+#[cfg_attr(
+    not(has_upstream_fixtures),
+    ignore = "needs Falco's upstream fixtures: set EKSAUDIT_FIXTURES or put them at ../shared/fixtures/upstream"
+)]
 fn upstream_rules_files_validate() {
     let root = fixtures();
     let sets: [(&[&str], bool); 7] = [
@@ -235,12 +243,33 @@ fn upstream_rules_files_validate() {
     );
 }
 
-/// The example fixture in `tests/data/rules` passes through the `rules test` runner.
+/// The example fixture in `tests/data/rules` (upstream rules on upstream traces) passes
+/// through the `rules test` runner. Its paths name `../shared/fixtures/upstream`; they are
+/// pointed at [`fixtures`] so that `EKSAUDIT_FIXTURES` is honoured here too.
 #[test]
+#[cfg_attr(
+    not(has_upstream_fixtures),
+    ignore = "needs Falco's upstream fixtures: set EKSAUDIT_FIXTURES or put them at ../shared/fixtures/upstream"
+)]
 fn rules_test_fixture_runs() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rules");
-    let files = eksaudit::rules::fixtures::fixture_files(&[&dir]).unwrap();
-    assert!(!files.is_empty());
+    let originals = eksaudit::rules::fixtures::fixture_files(&[&dir]).unwrap();
+    assert!(!originals.is_empty());
+    let tmp = tempfile::tempdir().unwrap();
+    let root = fixtures();
+    let files: Vec<_> = originals
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            let text = text.replace(
+                "../../../../shared/fixtures/upstream",
+                &root.display().to_string(),
+            );
+            let copy = tmp.path().join(f.file_name().unwrap());
+            std::fs::write(&copy, text).unwrap();
+            copy
+        })
+        .collect();
     let mut results = Vec::new();
     for f in &files {
         results.extend(eksaudit::rules::fixtures::run_file(
@@ -297,13 +326,27 @@ static ALLOCATOR: Counting = Counting;
 /// With the upstream 0.18.0 rules, an event no rule matches is evaluated without a single
 /// heap allocation once the evaluator is warm.
 #[test]
+#[cfg_attr(
+    not(has_upstream_fixtures),
+    ignore = "needs Falco's upstream fixtures: set EKSAUDIT_FIXTURES or put them at ../shared/fixtures/upstream"
+)]
 fn no_match_path_does_not_allocate() {
     let root = fixtures();
     let rules = RulesFile::from_path(
         &root.join("plugins-k8saudit-0.18.0/plugins/k8saudit/rules/k8s_audit_rules.yaml"),
     )
     .unwrap();
-    let (engine, _) = Engine::load(&[rules], &EngineOptions::default()).unwrap();
+    assert_no_match_does_not_allocate(&[rules]);
+}
+
+/// The same with the bundled rules, which need no upstream data.
+#[test]
+fn no_match_path_does_not_allocate_with_the_bundled_rules() {
+    assert_no_match_does_not_allocate(&eksaudit::bundled::rules_files());
+}
+
+fn assert_no_match_does_not_allocate(rules: &[RulesFile]) {
+    let (engine, _) = Engine::load(rules, &EngineOptions::default()).unwrap();
     let event = br#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/kube-system/configmaps/coredns","verb":"get","user":{"username":"system:serviceaccount:kube-system:coredns","groups":["system:serviceaccounts"]},"objectRef":{"resource":"configmaps","namespace":"kube-system","name":"coredns"},"responseStatus":{"code":200},"stageTimestamp":"2024-05-01T10:00:01.000000Z"}"#;
     let view = eksaudit::event::EventView::new(event, 1);
     let mut evaluator = engine.evaluator();

@@ -32,6 +32,22 @@ mod kinesis;
 use fixture_paths::{fixtures, trace_files};
 use serde_json::Value;
 
+/// A file of the project's own test data, by its path in the repository.
+fn own(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// The project's own EKS-shaped inputs, one per format the plugin reads, with the events
+/// and input errors each holds: the bundled samples (CloudWatch subscription envelopes
+/// after a control message), one audit event as a JSON line, an `EventList` document, and
+/// a JSON document that is not an audit event.
+const OWN_INPUTS: [(&str, usize, u64); 4] = [
+    ("rules/samples/eks-audit-envelopes.jsonl", 17, 0),
+    ("tests/data/events/privileged-pod.json", 1, 0),
+    ("tests/data/events/eventlist.json", 3, 0),
+    ("tests/data/events/not-an-event.json", 0, 1),
+];
+
 const SUCCESS: ss_plugin_rc = 0;
 const EOF: ss_plugin_rc = 2;
 
@@ -237,10 +253,7 @@ fn declares_every_ka_field_and_no_json_field() {
 
 #[test]
 fn init_schema_is_json_and_forbids_unknown_keys() {
-    let mut schema_type = 0u32;
-    let schema = unsafe { api().get_init_schema.unwrap()(&mut schema_type) };
-    let schema: Value =
-        serde_json::from_str(&unsafe { CStr::from_ptr(schema) }.to_string_lossy()).unwrap();
+    let schema = init_schema();
     assert_eq!(schema["additionalProperties"], false);
     for key in [
         "region",
@@ -259,6 +272,10 @@ fn init_schema_is_json_and_forbids_unknown_keys() {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_upstream_fixtures),
+    ignore = "needs Falco's upstream fixtures: set EKSAUDIT_FIXTURES or put them at ../shared/fixtures/upstream"
+)]
 fn replays_every_upstream_trace_and_extracts_every_field() {
     let _serial = serial();
     let fields = declared_fields();
@@ -316,33 +333,122 @@ fn replays_every_upstream_trace_and_extracts_every_field() {
 #[test]
 fn field_values_through_the_abi() {
     let _serial = serial();
-    let trace =
-        fixtures().join("falco-0.31.1/test/trace_files/k8s_audit/create_nginx_pod_privileged.json");
+    let trace = own("tests/data/events/privileged-pod.json");
     let mut runner = capture("{}", &format!("file://{}", trace.display()));
     let event = runner.next_event().unwrap();
     let mut get = |f: &str| runner.extract_field(&event, f).unwrap().unwrap();
-    assert_eq!(get("ka.verb"), ExtractedField::String(c"create".into()));
-    assert_eq!(
-        get("ka.target.resource"),
-        ExtractedField::String(c"pods".into())
-    );
-    assert_eq!(
-        get("ka.response.code"),
-        ExtractedField::String(c"201".into())
-    );
-    assert_eq!(
-        get("ka.req.pod.containers.privileged"),
-        ExtractedField::String(c"true".into())
-    );
+    let text = |s: &str| ExtractedField::String(CString::new(s).unwrap());
+    assert_eq!(get("ka.verb"), text("create"));
+    assert_eq!(get("ka.target.resource"), text("pods"));
+    assert_eq!(get("ka.target.name"), text("debug-node"));
+    assert_eq!(get("ka.response.code"), text("201"));
+    assert_eq!(get("ka.req.pod.containers.privileged"), text("true"));
+    assert_eq!(get("ka.req.pod.host_network"), text("true"));
     assert_eq!(
         get("ka.req.pod.containers.image[0]"),
-        ExtractedField::String(c"nginx".into())
+        text("public.ecr.aws/docker/library/busybox:1.36")
     );
+    assert_eq!(
+        get("ka.req.pod.containers.image.repository[0]"),
+        text("public.ecr.aws/docker/library/busybox")
+    );
+    assert_eq!(get("ka.req.pod.volumes.hostpath[0]"), text("/"));
+    assert_eq!(get("ka.req.volume.hostpath[/]"), text("true"));
+    assert_eq!(get("ka.auth.decision"), text("allow"));
+    assert_eq!(
+        get("eks.iam.canonical_arn"),
+        text("arn:aws:iam::111122223333:role/PlatformAdmin")
+    );
+    assert_eq!(get("eks.iam.kind"), text("assumed-role"));
+    assert_eq!(get("eks.iam.session_name"), text("alice"));
+    assert_eq!(get("eks.iam.account"), text("111122223333"));
+    assert_eq!(get("eks.source_ip"), text("203.0.113.10"));
+    // A plain JSON line carries no CloudWatch envelope: no cluster to record.
     assert_eq!(get("ka.cluster.name"), ExtractedField::None);
-    assert!(matches!(get("ka.user.groups"), ExtractedField::Vec(ref v) if v.len() == 3));
+    assert_eq!(get("eks.cluster"), ExtractedField::None);
+    assert!(matches!(get("ka.user.groups"), ExtractedField::Vec(ref v) if v.len() == 2));
+    assert!(
+        matches!(get("ka.req.pod.containers.name"), ExtractedField::Vec(ref v) if v.len() == 2)
+    );
+}
+
+/// The bundled samples arrive in CloudWatch envelopes: the cluster, account and log group
+/// come from the envelope, through the event's annotations.
+#[test]
+fn envelope_metadata_through_the_abi() {
+    let _serial = serial();
+    let samples = own("rules/samples/eks-audit-envelopes.jsonl");
+    let mut runner = capture("{}", &format!("file://{}", samples.display()));
+    let event = runner.next_event().unwrap();
+    let mut get = |f: &str| runner.extract_field(&event, f).unwrap().unwrap();
+    let text = |s: &str| ExtractedField::String(CString::new(s).unwrap());
+    assert_eq!(get("ka.cluster.name"), text("prod-eu"));
+    assert_eq!(get("eks.cluster"), text("prod-eu"));
+    assert_eq!(get("eks.account"), text("111122223333"));
+    assert_eq!(get("eks.log_group"), text("/aws/eks/prod-eu/cluster"));
+    assert_eq!(get("ka.verb"), text("list"));
+    assert_eq!(metric(&mut runner, "control_messages"), 1);
+}
+
+/// Every input format of the project's own data replays through the C ABI, every declared
+/// field (with and without arguments) extracts without error on every event, and the
+/// metrics count what was read.
+#[test]
+fn replays_own_data_and_extracts_every_field() {
+    let _serial = serial();
+    let requests: Vec<String> = declared_fields().iter().flat_map(requests).collect();
+    let mut extractions = 0;
+    for (path, expected_events, expected_errors) in OWN_INPUTS {
+        let mut runner = capture("{}", &format!("file://{}", own(path).display()));
+        let mut events = 0;
+        loop {
+            let event = match runner.next_event() {
+                Ok(event) => event,
+                Err(e) if status(&e) == Some(ScapStatus::Eof) => break,
+                Err(e) if status(&e) == Some(ScapStatus::Timeout) => continue,
+                Err(e) => panic!("{path}: {e:#}"),
+            };
+            events += 1;
+            for request in &requests {
+                match runner.extract_field(&event, request) {
+                    Some(Ok(_)) => extractions += 1,
+                    Some(Err(rc)) => panic!("{path}: extracting {request} failed with rc {rc}"),
+                    None => panic!("{request} is not a field of the plugin"),
+                }
+            }
+            let Some(Ok(ExtractedField::String(info))) =
+                runner.extract_field(&event, "evt.plugininfo")
+            else {
+                panic!("{path}: no evt.plugininfo");
+            };
+            let json: Value = serde_json::from_slice(info.as_bytes()).unwrap();
+            assert_eq!(json["kind"], "Event", "{path}");
+            assert!(json["auditID"].is_string(), "{path}");
+        }
+        assert_eq!(events, expected_events, "{path}");
+        assert_eq!(metric(&mut runner, "events"), events as u64, "{path}");
+        assert_eq!(metric(&mut runner, "errors"), expected_errors, "{path}");
+    }
+    assert!(extractions > 2_000, "{extractions}");
 }
 
 #[test]
+fn not_an_audit_event_yields_no_event_and_an_error() {
+    let _serial = serial();
+    let path = own("tests/data/events/not-an-event.json");
+    let mut runner = capture("{}", &format!("file://{}", path.display()));
+    let err = runner.next_event().unwrap_err();
+    assert_eq!(status(&err), Some(ScapStatus::Eof));
+    assert_eq!(metric(&mut runner, "events"), 0);
+    assert_eq!(metric(&mut runner, "errors_not_audit_event"), 1);
+    assert_eq!(metric(&mut runner, "errors"), 1);
+}
+
+#[test]
+#[cfg_attr(
+    not(has_upstream_fixtures),
+    ignore = "needs Falco's upstream fixtures: set EKSAUDIT_FIXTURES or put them at ../shared/fixtures/upstream"
+)]
 fn upstream_malformed_event_yields_no_event_and_an_error() {
     let _serial = serial();
     let trace = fixtures().join("falco-0.31.1/test/trace_files/k8s_audit/fal_01_003.json");
@@ -371,13 +477,17 @@ fn max_event_size_from_the_init_config() {
     let dir = tempfile::tempdir().unwrap();
     let path = big_event_file(dir.path(), 5 << 20);
     let params = format!("file://{}", path.display());
-    let mut runner = capture("{}", &params);
-    assert_eq!(
-        status(&runner.next_event().unwrap_err()),
-        Some(ScapStatus::Eof)
-    );
-    assert_eq!(metric(&mut runner, "errors_event_too_large"), 1);
-    drop(runner);
+    // The default (256 KiB) applies with an empty config, and with `null`, which is what
+    // Falco passes for `init_config: {}`.
+    for config in ["{}", "null"] {
+        let mut runner = capture(config, &params);
+        assert_eq!(
+            status(&runner.next_event().unwrap_err()),
+            Some(ScapStatus::Eof),
+            "{config}"
+        );
+        assert_eq!(metric(&mut runner, "errors_event_too_large"), 1, "{config}");
+    }
     let mut runner = capture(r#"{"max_event_size": 8388608}"#, &params);
     let event = runner.next_event().unwrap();
     assert_eq!(
@@ -477,6 +587,128 @@ fn bad_config_is_rejected_with_its_message() {
     assert!(Raw::init("{}").is_ok());
 }
 
+/// The init schema the plugin publishes through `plugin_get_init_schema`.
+fn init_schema() -> Value {
+    let mut schema_type = 0u32;
+    let schema = unsafe { api().get_init_schema.unwrap()(&mut schema_type) };
+    assert_eq!(schema_type, 1, "SS_PLUGIN_SCHEMA_JSON");
+    serde_json::from_str(&unsafe { CStr::from_ptr(schema) }.to_string_lossy()).unwrap()
+}
+
+/// Validates `value` against `schema` the way Falco's validator (valijson) does, for the
+/// keywords our schema uses. A keyword it does not know fails the test rather than being
+/// skipped, so a schema change cannot make this check pass by not checking.
+fn schema_errors(schema: &Value, value: &Value, at: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    let Some(schema) = schema.as_object() else {
+        panic!("{at}: schema is not an object");
+    };
+    for (keyword, rule) in schema {
+        match keyword.as_str() {
+            "$schema" | "title" | "description" | "default" | "format" => {}
+            "type" => {
+                let allowed: Vec<&str> = match rule {
+                    Value::String(t) => vec![t.as_str()],
+                    Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+                    other => panic!("{at}: type {other}"),
+                };
+                let actual = match value {
+                    Value::Null => "null",
+                    Value::Bool(_) => "boolean",
+                    Value::Number(n) if n.is_u64() || n.is_i64() => "integer",
+                    Value::Number(_) => "number",
+                    Value::String(_) => "string",
+                    Value::Array(_) => "array",
+                    Value::Object(_) => "object",
+                };
+                let ok = allowed.contains(&actual)
+                    || (actual == "integer" && allowed.contains(&"number"));
+                if !ok {
+                    errors.push(format!("{at}: type {actual} not permitted by {rule}"));
+                }
+            }
+            "minimum" | "maximum" => {
+                if let (Some(v), Some(bound)) = (value.as_f64(), rule.as_f64()) {
+                    let ok = if keyword == "minimum" {
+                        v >= bound
+                    } else {
+                        v <= bound
+                    };
+                    if !ok {
+                        errors.push(format!("{at}: {v} violates {keyword} {bound}"));
+                    }
+                }
+            }
+            "properties" => {
+                if let Some(object) = value.as_object() {
+                    for (key, sub) in rule.as_object().unwrap() {
+                        if let Some(v) = object.get(key) {
+                            errors.extend(schema_errors(sub, v, &format!("{at}/{key}")));
+                        }
+                    }
+                }
+            }
+            "additionalProperties" => {
+                assert_eq!(rule, &Value::Bool(false), "{at}: additionalProperties");
+                if let Some(object) = value.as_object() {
+                    let known = schema["properties"].as_object().unwrap();
+                    for key in object.keys().filter(|k| !known.contains_key(*k)) {
+                        errors.push(format!("{at}: property {key} not allowed"));
+                    }
+                }
+            }
+            other => panic!("{at}: the test's validator does not know keyword {other}"),
+        }
+    }
+    errors
+}
+
+/// What Falco 0.44.1 hands to `plugin_init` for each way a user writes `init_config` in
+/// falco.yaml (checked against a real Falco: a YAML map is converted to JSON, an empty map
+/// to `null`; an empty or absent config becomes `{}`): every one validates against the
+/// published schema, and initialises the plugin with the defaults.
+#[test]
+fn init_config_as_falco_passes_it_loads() {
+    let schema = init_schema();
+    let cases = [
+        ("init_config: {}", "null"),
+        ("init_config: null", "{}"),
+        ("init_config: \"\"", "{}"),
+        ("(no init_config)", "{}"),
+        (
+            "init_config: {max_event_size: 4194304}",
+            r#"{"max_event_size":4194304}"#,
+        ),
+        (
+            "init_config: '{\"region\": \"eu-west-1\"}'",
+            r#"{"region": "eu-west-1"}"#,
+        ),
+    ];
+    for (yaml, passed) in cases {
+        let value: Value = serde_json::from_str(passed).unwrap();
+        let errors = schema_errors(&schema, &value, "<root>");
+        assert!(
+            errors.is_empty(),
+            "{yaml} ({passed}) refused by the schema: {errors:?}"
+        );
+        if let Err(e) = Raw::init(passed) {
+            panic!("{yaml} ({passed}) refused by plugin_init: {e}");
+        }
+    }
+    // The validator is real: it refuses what Falco refuses...
+    let bogus = serde_json::json!({"bogus": 1});
+    assert_eq!(
+        schema_errors(&schema, &bogus, "<root>"),
+        ["<root>: property bogus not allowed"]
+    );
+    let negative = serde_json::json!({"max_event_size": -1});
+    assert_eq!(schema_errors(&schema, &negative, "<root>").len(), 1);
+    // ...and a root typed "object" alone, as before, refuses `init_config: {}`.
+    let mut object_only = schema.clone();
+    object_only["type"] = "object".into();
+    assert_eq!(schema_errors(&object_only, &Value::Null, "<root>").len(), 1);
+}
+
 #[test]
 fn open_errors_are_clear() {
     let raw = Raw::init("{}").unwrap();
@@ -493,10 +725,8 @@ fn open_errors_are_clear() {
 #[test]
 fn batches_are_never_empty_successes() {
     let dir = tempfile::tempdir().unwrap();
-    let trace = fixtures()
-        .join("falco-0.31.1/test/trace_files/k8s_audit/create_configmap_sensitive_values.json");
     let garbage = dir.path().join("mixed.json");
-    let good = std::fs::read_to_string(&trace).unwrap();
+    let good = std::fs::read_to_string(own("rules/samples/eks-audit-envelopes.jsonl")).unwrap();
     std::fs::write(&garbage, format!("not json\n{good}\n{{\"kind\":0}}\n")).unwrap();
     let raw = Raw::init(r#"{"max_batch_events": 4}"#).unwrap();
     let instance = raw.open(&format!("file://{}", garbage.display())).unwrap();
@@ -511,7 +741,7 @@ fn batches_are_never_empty_successes() {
             (rc, _) => panic!("next_batch failed with {rc}: {}", raw.last_error()),
         }
     }
-    assert_eq!(total, 6);
+    assert_eq!(total, 17);
     raw.close(instance);
 }
 
@@ -534,7 +764,7 @@ fn panics_are_caught_at_every_entry_point() {
     );
     raw.close(instance);
     // The plugin keeps working after a recovered panic.
-    let trace = fixtures().join("falco-0.31.1/test/trace_files/k8s_audit/create_deployment.json");
+    let trace = own("tests/data/events/privileged-pod.json");
     let instance = raw.open(&format!("file://{}", trace.display())).unwrap();
     assert_eq!(raw.next_batch(instance).0, SUCCESS);
     raw.close(instance);

@@ -3,6 +3,7 @@
 
 mod bundled_rules;
 mod cli;
+mod deploy;
 mod fixture_paths;
 mod oracle;
 mod support;

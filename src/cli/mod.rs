@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 mod extract;
 mod fields;
 mod forward;
+mod generate;
 mod inputs;
 mod output;
 mod replay;
@@ -70,6 +71,14 @@ enum Command {
     /// checkpoints.
     #[command(long_about = forward::LONG_ABOUT.as_str())]
     Forward(forward::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    ///
+    /// For example `eksaudit completions bash > /etc/bash_completion.d/eksaudit`.
+    Completions(generate::CompletionsArgs),
+    /// Print the man page (roff), or write one per subcommand with --dir.
+    ///
+    /// For example `eksaudit man | man -l -`.
+    Man(generate::ManArgs),
 }
 
 /// Parses arguments, runs the command, maps the outcome to an exit code.
@@ -86,6 +95,8 @@ pub fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args),
         Command::Rules(command) => rules_cmd::run(command),
         Command::Forward(args) => forward::run(args),
+        Command::Completions(args) => generate::completions(args),
+        Command::Man(args) => generate::man(args),
     };
     match result {
         Ok(code) => code.into(),

@@ -3,9 +3,12 @@
 //! Falco validates `init_config` against the JSON schema generated from [`PluginConfig`]
 //! (unknown keys and wrong types are refused there, before the plugin runs); the same
 //! struct then refuses them again when deserialising, for hosts that skip the schema,
-//! and [`PluginConfig::validate`] checks ranges. Every key is optional.
+//! and [`PluginConfig::validate`] checks ranges. Every key is optional, and the whole
+//! config may be JSON `null` ([`InitConfig`]): that is what Falco makes of `init_config: {}`.
 
-use falco_plugin::schemars::JsonSchema;
+use std::borrow::Cow;
+
+use falco_plugin::schemars::{JsonSchema, Schema, SchemaGenerator};
 use falco_plugin::serde::Deserialize;
 
 use crate::decode::{DEFAULT_MAX_EVENT_SIZE, DecodeOptions, MAX_MAX_EVENT_SIZE};
@@ -47,11 +50,44 @@ pub struct PluginConfig {
     #[serde(default = "default_max_batch_events")]
     pub max_batch_events: u64,
     /// Directory for checkpoints of the kinesis:// source (one file per source, written
-    /// atomically once Falco consumed the events before a position). Default:
-    /// $STATE_DIRECTORY, else $XDG_STATE_HOME/eksaudit, else ~/.local/state/eksaudit, else
-    /// /var/lib/eksaudit.
+    /// atomically once Falco consumed the events before a position). Default
+    /// /var/lib/eksaudit: mount a volume there in containers.
     #[serde(default)]
     pub checkpoint_dir: Option<String>,
+}
+
+/// What the plugin's `init` receives: a [`PluginConfig`], or JSON `null` for the defaults.
+///
+/// Falco converts `init_config` written as a YAML map to JSON text, and an empty map (the
+/// `init_config: {}` users and Helm values write for "the defaults") becomes the text
+/// `null`, which it then validates against the published schema before calling `init`. A
+/// schema whose root is `"type": "object"` refuses that, and Falco exits. So the root of
+/// this schema also allows `null`, and `null` deserialises to the defaults.
+/// (`init_config: ""`, `init_config: null` and no `init_config` at all reach the plugin as
+/// `{}`: libsinsp turns an empty config into `{}`.)
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(crate = "falco_plugin::serde", from = "Option<PluginConfig>")]
+pub struct InitConfig(pub PluginConfig);
+
+impl From<Option<PluginConfig>> for InitConfig {
+    fn from(config: Option<PluginConfig>) -> Self {
+        Self(config.unwrap_or_default())
+    }
+}
+
+impl JsonSchema for InitConfig {
+    fn schema_name() -> Cow<'static, str> {
+        PluginConfig::schema_name()
+    }
+
+    /// [`PluginConfig`]'s own schema (properties, `additionalProperties: false`), with the
+    /// root type widened to `["object", "null"]`. Keywords about properties apply to
+    /// objects only, so `null` passes them.
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut schema = PluginConfig::json_schema(generator);
+        schema.insert("type".to_owned(), serde_json::json!(["object", "null"]));
+        schema
+    }
 }
 
 fn default_buffer_size() -> u64 {
@@ -200,9 +236,33 @@ mod tests {
 
     #[test]
     fn schema_forbids_unknown_keys() {
-        let schema = falco_plugin::schemars::schema_for!(PluginConfig);
+        let schema = falco_plugin::schemars::schema_for!(InitConfig);
         let schema = serde_json::to_value(schema).unwrap();
         assert_eq!(schema["additionalProperties"], false);
         assert!(schema["properties"]["max_event_size"]["description"].is_string());
+    }
+
+    #[test]
+    fn schema_root_accepts_null_as_falco_sends_for_an_empty_map() {
+        let schema = falco_plugin::schemars::schema_for!(InitConfig);
+        let schema = serde_json::to_value(schema).unwrap();
+        assert_eq!(schema["type"], serde_json::json!(["object", "null"]));
+        assert_eq!(schema["title"], "PluginConfig");
+        // The properties are at the root, not behind a $ref: Falco's validator reads them.
+        assert!(schema["properties"]["region"].is_object());
+        assert!(schema.get("$ref").is_none());
+    }
+
+    #[test]
+    fn null_and_empty_object_give_the_defaults() {
+        for text in ["null", "{}", " null\n"] {
+            let InitConfig(config) = serde_json::from_str(text).unwrap();
+            assert_eq!(config, PluginConfig::default(), "{text:?}");
+        }
+        let InitConfig(config) = serde_json::from_str(r#"{"max_event_size":4194304}"#).unwrap();
+        assert_eq!(config.max_event_size, 4 << 20);
+        let err = serde_json::from_str::<InitConfig>(r#"{"bogus":1}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `bogus`"), "{err}");
+        assert!(serde_json::from_str::<InitConfig>("\"max_event_size\"").is_err());
     }
 }

@@ -16,11 +16,14 @@ use falco_plugin::source::EventBatch;
 
 use super::config::PluginConfig;
 use super::{MAX_BATCH_BYTES, add_event};
-use crate::checkpoint::{self, CheckpointFile, State};
+use crate::checkpoint::{CheckpointFile, State};
 use crate::decode::DecodeStats;
 use crate::sources::kinesis::Metrics;
 use crate::sources::live::{LiveOptions, LiveSources};
 use crate::sources::{Batch, SourceMessage, SourceSpec};
+
+/// Where the plugin keeps checkpoints when `checkpoint_dir` is not set.
+const PLUGIN_CHECKPOINT_DIR: &str = "/var/lib/eksaudit";
 
 /// How long `next_batch` waits for a first event before answering `Timeout`.
 const WAIT_FOR_EVENTS: Duration = Duration::from_millis(50);
@@ -53,10 +56,10 @@ impl LiveInstance {
     pub fn open(spec: SourceSpec, config: &PluginConfig) -> Result<Self, Error> {
         let dir = config
             .checkpoint_dir
-            .as_ref()
-            .map(Into::into)
-            .unwrap_or_else(checkpoint::default_dir);
-        let checkpoint = CheckpointFile::open(&dir, &format!("plugin-{}", spec.key()))?;
+            .as_deref()
+            .unwrap_or(PLUGIN_CHECKPOINT_DIR);
+        let dir = std::path::Path::new(dir);
+        let checkpoint = CheckpointFile::open(dir, &format!("plugin-{}", spec.key()))?;
         let state = checkpoint.load()?;
         let options = LiveOptions {
             decode: config.decode_options(),

@@ -41,7 +41,7 @@ mod live;
 
 use live::LiveInstance;
 
-use config::PluginConfig;
+use config::{InitConfig, PluginConfig};
 
 /// Payload bytes after which a batch is handed over even if `max_batch_events` is not
 /// reached, so one batch stays a bounded amount of memory.
@@ -153,9 +153,12 @@ impl Plugin for K8sAuditEks {
     const DESCRIPTION: &'static CStr =
         c"Amazon EKS audit logs for Falco (eksaudit): k8s_audit events with Falco k8saudit's ka.* fields and EKS identity fields";
     const CONTACT: &'static CStr = c"https://github.com/eksaudit/eksaudit";
-    type ConfigType = Json<PluginConfig>;
+    type ConfigType = Json<InitConfig>;
 
-    fn new(_input: Option<&TablesInput>, Json(config): Self::ConfigType) -> Result<Self, Error> {
+    fn new(
+        _input: Option<&TablesInput>,
+        Json(InitConfig(config)): Self::ConfigType,
+    ) -> Result<Self, Error> {
         install_panic_hook();
         // The SDK logs every request at debug/trace level; Falco's log gets info and up
         // (falco_plugin lets debug builds through at trace).

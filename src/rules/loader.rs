@@ -25,7 +25,7 @@ pub(crate) const ERROR_NO_PREVIOUS_RULE_APPEND: &str =
     "Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists";
 pub(crate) const ERROR_NO_PREVIOUS_RULE_REPLACE: &str =
     "An 'override.<key>: replace' to a rule was requested but no rule by that name already exists";
-const WARNING_APPEND: &str = "The 'append' key is deprecated. Add an 'append' entry (e.g. 'condition: append') under 'override' instead.";
+const WARNING_APPEND: &str = "'append' key is deprecated. Add an 'append' entry (e.g. 'condition: append') under 'override' instead.";
 const WARNING_ENABLED: &str = "The standalone 'enabled' key usage is deprecated. The correct approach requires also a 'replace' entry under the 'override' key (i.e. 'enabled: replace').";
 
 /// What the reader needs to know about the engine.

@@ -538,6 +538,41 @@ fn exceptions_become_and_not_clauses() {
 
 // ---- sources, requirements, items ----
 
+/// Falco 0.44.1's exact deprecation texts (`rule_loader.h`): the `append` one has no
+/// leading "The", the `enabled` one has.
+#[test]
+fn deprecation_warnings_have_falcos_text() {
+    let appended = format!(
+        "{}- rule: R\n  condition: and ka.user.name = bob\n  append: true\n",
+        rule("R", "ka.verb = create")
+    );
+    let r = report(&appended);
+    assert!(r.successful(), "{}", r.verbose(&[]));
+    let warnings: Vec<(WarningCode, String)> =
+        r.warnings().map(|w| (w.code, w.message.clone())).collect();
+    assert_eq!(
+        warnings,
+        [(
+            WarningCode::DeprecatedItem,
+            "'append' key is deprecated. Add an 'append' entry (e.g. 'condition: append') under 'override' instead.".to_string()
+        )]
+    );
+    let disabled = format!(
+        "{}- rule: R\n  enabled: false\n",
+        rule("R", "ka.verb = create")
+    );
+    let messages: Vec<String> = report(&disabled)
+        .warnings()
+        .map(|w| w.message.clone())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "The standalone 'enabled' key usage is deprecated. The correct approach requires also a 'replace' entry under the 'override' key (i.e. 'enabled: replace')."
+        ]
+    );
+}
+
 #[test]
 fn other_sources_are_skipped() {
     let yaml = format!(

@@ -69,6 +69,8 @@ struct Running {
 /// Sources running on their own runtime.
 pub struct LiveSources {
     runtime: Option<Runtime>,
+    /// The sources' main tasks, awaited on shutdown (leases are released then).
+    tasks: Vec<tokio::task::JoinHandle<()>>,
     rx: mpsc::Receiver<SourceMessage>,
     sources: Vec<Running>,
     shutdown: watch::Sender<bool>,
@@ -97,6 +99,7 @@ impl LiveSources {
         let (tx, rx) = mpsc::channel(options.channel_batches.max(1));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut sources = Vec::new();
+        let mut tasks = Vec::new();
         for (index, spec) in specs.iter().enumerate() {
             let key = spec.key();
             let metrics = Arc::new(Metrics::default());
@@ -143,7 +146,7 @@ impl LiveSources {
                         .map(|()| sdk)
                     });
                     let sdk = sdk.map_err(anyhow::Error::msg)?;
-                    runtime.spawn(async move {
+                    tasks.push(runtime.spawn(async move {
                         kinesis::run(kinesis::Context {
                             source: index,
                             spec: *kinesis_spec,
@@ -157,7 +160,7 @@ impl LiveSources {
                             worker_id: options.worker_id.clone(),
                         })
                         .await;
-                    });
+                    }));
                     Some(commit_tx)
                 }
             };
@@ -170,6 +173,7 @@ impl LiveSources {
         }
         Ok(Self {
             runtime: Some(runtime),
+            tasks,
             rx,
             sources,
             shutdown,
@@ -231,14 +235,24 @@ impl LiveSources {
         self.sources.iter().all(|s| s.ended)
     }
 
-    /// Stops the sources: tells them to stop, then gives them `grace` to finish (leases
-    /// are released then) before the runtime is dropped.
+    /// Stops the sources: tells them to stop, then gives them up to `grace` to finish
+    /// (last checkpoints written, leases released) before the runtime is dropped.
     pub fn shutdown(&mut self, grace: Duration) {
         let _ = self.shutdown.send(true);
         if let Some(runtime) = self.runtime.take() {
-            let pause = grace.min(Duration::from_millis(50));
-            runtime.block_on(async { tokio::time::sleep(pause).await });
-            runtime.shutdown_timeout(grace);
+            let tasks = std::mem::take(&mut self.tasks);
+            let finished = runtime.block_on(async {
+                tokio::time::timeout(grace, async {
+                    for task in tasks {
+                        let _ = task.await;
+                    }
+                })
+                .await
+            });
+            if finished.is_err() {
+                tracing::warn!("Sources did not stop within {grace:?}; stopping them now.");
+            }
+            runtime.shutdown_timeout(Duration::from_millis(100));
         }
     }
 }

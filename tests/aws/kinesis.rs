@@ -356,8 +356,9 @@ fn throttling_backs_off_and_never_ends_the_source() {
     );
     assert_eq!(ids.keys().cloned().collect::<BTreeSet<_>>(), put_ids);
     assert!(ids.values().all(|&n| n == 1), "duplicates: {ids:?}");
-    assert!(proxy.count(Fault::Throttle) >= 10);
-    assert!(proxy.count(Fault::Unavailable) >= 10);
+    // Calls 0-3 and 5-8 fail before the second shard's records can be read.
+    assert!(proxy.count(Fault::Throttle) >= 4);
+    assert!(proxy.count(Fault::Unavailable) >= 4);
     assert!(log.contains("GetRecords throttled"), "{log}");
     assert!(log.contains("ListShards failed"), "{log}");
 }
