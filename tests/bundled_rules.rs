@@ -132,3 +132,34 @@ fn every_bundled_rule_has_a_positive_and_a_negative_case_and_all_pass() {
         assert!(negative, "no negative case for {}", rule.name);
     }
 }
+
+/// An hour of everyday EKS traffic (kubelets, controllers, EKS's own identities, add-ons,
+/// health probes, a CI role deploying with helm and kubectl, people reading with kubectl)
+/// raises no alert from any bundled rule, with every rule evaluated on every event.
+#[test]
+fn everyday_eks_traffic_is_silent() {
+    let dir = fixture_dir();
+    let (events, errors) =
+        crate::support::decode_file(&dir.join("data/benign-eks-traffic.jsonl.gz"));
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(events.len() >= 500, "{}", events.len());
+    let results = run_file(
+        &dir.join("benign_eks_traffic.yaml"),
+        &bundled::rules_files(),
+        &EngineOptions::default(),
+    );
+    assert_eq!(results.len(), 1);
+    assert!(results[0].passed, "{}", results[0]);
+    assert!(
+        results[0].alerts.values().all(|n| *n == 0),
+        "{:?}",
+        results[0].alerts
+    );
+    assert!(
+        results[0]
+            .message
+            .starts_with(&format!("{} event(s), 0 alert(s)", events.len())),
+        "{}",
+        results[0].message
+    );
+}
