@@ -693,9 +693,12 @@ cases.append(case("privileged: server-side apply, strategic merge patch, JSON pa
           req={"spec": {"ephemeralContainers": [{"name": "debugger-1", "image": "busybox:1.36", "securityContext": PRIV}]}},
           resp=status_of(pod("web-7c9d8f6b5-x2k4q", "shop", pod_spec(ephemeral=[{"name": "debugger-1", "image": "busybox:1.36", "securityContext": PRIV}])))),
 ], {"EKS Privileged Container Created": 4, "EKS Ephemeral Container Added To A Pod": 1}))
-cases.append(case("not privileged: false, by controllers from a template, in a string, a status patch, a scale", [
-    event("create", "pods", "shop", "web", user=ALICE, req=pod("web", "shop", pod_spec([container(sc={"privileged": False, "runAsNonRoot": True})]))),
+cases.append(case("privileged pods made by controllers outside system namespaces (the template may predate the log)", [
     event("create", "pods", "monitoring", "node-agent-x7k2p", user=sa("kube-system", "daemon-set-controller"), req=pod("node-agent-x7k2p", "monitoring", ds_priv["spec"]["template"]["spec"])),
+    event("create", "pods", "shop", "agent-7c9d8f6b5-x2k4q", user=RS_CONTROLLER, req=pod("agent-7c9d8f6b5-x2k4q", "shop", dep_priv["spec"]["template"]["spec"])),
+], {"EKS Privileged Container Created": 2}))
+cases.append(case("not privileged: false, EKS's DaemonSet pods in kube-system, in a string, a status patch, a scale", [
+    event("create", "pods", "shop", "web", user=ALICE, req=pod("web", "shop", pod_spec([container(sc={"privileged": False, "runAsNonRoot": True})]))),
     event("create", "pods", "kube-system", "aws-node-8kq2z", user=sa("kube-system", "daemon-set-controller"), req=pod("aws-node-8kq2z", "kube-system", pod_spec([container("aws-node", sc=PRIV)]))),
     event("create", "deployments", "shop", "docs", user=CI, ua="helm",
           req={"kind": "Deployment", "metadata": {"name": "docs", "annotations": {"example": "{\"privileged\":true,\"hostNetwork\":true}"}}, "spec": {"template": {"spec": pod_spec()}}}),
