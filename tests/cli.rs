@@ -73,7 +73,7 @@ fn replay_without_input_replays_the_bundled_samples() {
 #[test]
 fn replay_filters_by_priority_and_can_match_all() {
     let out = eksaudit(&["replay", "--min-priority", "critical", SAMPLES]);
-    assert_eq!(stdout(&out).lines().count(), 4, "{}", stdout(&out));
+    assert_eq!(stdout(&out).lines().count(), 5, "{}", stdout(&out));
     let all = eksaudit(&["replay", "--rule-matching", "all", SAMPLES]);
     assert!(stdout(&all).lines().count() >= 12, "{}", stdout(&all));
     let out = eksaudit(&["replay", "--min-priority", "loud", SAMPLES]);
