@@ -656,10 +656,12 @@ cases.append(case("service accounts created by EKS, in application namespaces, o
     event("patch", "serviceaccounts", "kube-system", "backdoor", user=sa("shop", "web")),
 ], {"EKS Service Account Created In A System Namespace": 0}))
 
-cases.append(case("a Node object created by a person", [
+cases.append(case("Node objects created by a person and by an application's service account", [
     event("create", "nodes", None, "ip-10-0-99-99.eu-west-1.compute.internal", user=ALICE,
           req={"kind": "Node", "apiVersion": "v1", "metadata": {"name": "ip-10-0-99-99.eu-west-1.compute.internal"}}),
-], {"EKS Node Registered By A Non-Node Identity": 1}))
+    event("create", "nodes", None, "virtual-node", user=APP_SA, ua="python-requests/2.31.0",
+          req={"kind": "Node", "apiVersion": "v1", "metadata": {"name": "virtual-node"}, "spec": {"taints": []}}),
+], {"EKS Node Registered By A Non-Node Identity": 2}))
 cases.append(case("kubelets registering their node, or refused creates, are not fake nodes", [
     event("create", "nodes", None, "ip-10-0-12-34.eu-west-1.compute.internal", user=NODE, ua="kubelet/v1.31.2-eks-7f9249a (linux/amd64) kubernetes/7f9249a"),
     event("create", "nodes", None, "ip-10-0-99-99.eu-west-1.compute.internal", user=CAROL, code=403),
