@@ -618,7 +618,9 @@ cases.append(case("add-on objects in kube-system changed by AWS principals", [
           resp=status_of(deployment("aws-node", "kube-system", kind="DaemonSet"))),
     event("delete", "deployments", "kube-system", "coredns", user=BOB),
     event("update", "serviceaccounts", "kube-system", "ebs-csi-controller", user=CI, ua="helm"),
-], {"EKS Crucial System Object Changed By A Person": 3, "EKS Crucial Resource Changed By A Person": 1}))
+    event("patch", "deployments", "kube-system", "ebs-csi-controller", user={"username": "oidc:erin", "groups": ["oidc:platform", "system:authenticated"]},
+          req={"spec": {"replicas": 0}}, resp=status_of(deployment("ebs-csi-controller", "kube-system", replicas=0))),
+], {"EKS Crucial System Object Changed By A Person": 4, "EKS Crucial Resource Changed By A Person": 1}))
 cases.append(case("add-on objects changed by EKS, scaled by the autoscaler, or the coredns ConfigMap (own rule)", [
     event("patch", "daemonsets", "kube-system", "aws-node", user=ADDON_MANAGER, ua="eks-addon-manager"),
     event("update", "deployments", "kube-system", "coredns", sub="scale", user=sa("kube-system", "horizontal-pod-autoscaler")),
@@ -634,7 +636,7 @@ cases.append(case("manual changes to crucial resources: RBAC cluster-wide, RBAC,
     event("update", "serviceaccounts", "kube-system", "aws-node", user={"username": "oidc:erin", "groups": ["oidc:platform", "system:authenticated"]}),
     event("patch", "rolebindings", "cert-manager", "cert-manager-webhook:dynamic-serving", user=ALICE, code=201, query="fieldManager=kubectl",
           req=binding("cert-manager-webhook:dynamic-serving", "view", [sa_subject("cert-manager-webhook", "cert-manager")], ns="cert-manager")),
-], {"EKS Crucial Resource Changed By A Person": 6, "EKS Crucial System Object Changed By A Person": 0}))
+], {"EKS Crucial Resource Changed By A Person": 6, "EKS Crucial System Object Changed By A Person": 1}))
 cases.append(case("crucial resources changed by EKS, controllers, kube-system service accounts; app namespaces; refused", [
     event("create", "clusterrolebindings", None, "eks:addon-manager", user=ADDON_MANAGER, req=view_b),
     event("update", "configmaps", "kube-system", "extension-apiserver-authentication", user=component("system:kube-controller-manager")),
@@ -713,7 +715,11 @@ cases.append(case("privileged: server-side apply, strategic merge patch, JSON pa
     event("patch", "pods", "shop", "web-7c9d8f6b5-x2k4q", sub="ephemeralcontainers", user=ALICE,
           req={"spec": {"ephemeralContainers": [{"name": "debugger-1", "image": "busybox:1.36", "securityContext": PRIV}]}},
           resp=status_of(pod("web-7c9d8f6b5-x2k4q", "shop", pod_spec(ephemeral=[{"name": "debugger-1", "image": "busybox:1.36", "securityContext": PRIV}])))),
-], {"EKS Privileged Container Created": 4, "EKS Ephemeral Container Added To A Pod": 1}))
+    event("create", "daemonsets", "monitoring", "win-agent", user=CI, ua="helm",
+          req=deployment("win-agent", "monitoring", pod_spec([container("agent", "mcr.microsoft.com/windows/nanoserver:ltsc2022",
+                         sc={"windowsOptions": {"hostProcess": True, "runAsUserName": "NT AUTHORITY\\SYSTEM"}})], hostNetwork=True), kind="DaemonSet")),
+], {"EKS Privileged Container Created": 5, "EKS Ephemeral Container Added To A Pod": 1, "EKS DaemonSet Created": 1,
+    "EKS Host Network Workload Created": 1}))
 cases.append(case("privileged pods made by controllers outside system namespaces (the template may predate the log)", [
     event("create", "pods", "monitoring", "node-agent-x7k2p", user=sa("kube-system", "daemon-set-controller"), req=pod("node-agent-x7k2p", "monitoring", ds_priv["spec"]["template"]["spec"])),
     event("create", "pods", "shop", "agent-7c9d8f6b5-x2k4q", user=RS_CONTROLLER, req=pod("agent-7c9d8f6b5-x2k4q", "shop", dep_priv["spec"]["template"]["spec"])),
