@@ -152,7 +152,7 @@ def event(verb, resource=None, ns=None, name=None, sub=None, user=None, code=Non
           level=None, req=None, resp=None, uri=None, query=None, ua="kubectl", ip="203.0.113.10",
           decision=None, reason=None, impersonated=None, group=None, extra_annotations=None, status_reason=None):
     """One EKS audit event. Unset values get the defaults EKS would write."""
-    user = user or ALICE
+    user = ALICE if user is None else user
     if code is None:
         code = 201 if verb == "create" else 200
     if decision is None:

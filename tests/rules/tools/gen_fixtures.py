@@ -146,10 +146,12 @@ cases.append(case("anonymous health and version checks, and denied anonymous req
     event("list", "secrets", None, user=ANON, ua="curl", code=403, ip="198.51.100.23"),
 ], {"EKS Anonymous Request Allowed": 0, "EKS Anonymous Credential Access Allowed": 0,
     "EKS Anonymous Request Denied": 1, "EKS Secret Access Denied": 1}))
-cases.append(case("anonymous requests denied: 403 and 401", [
+cases.append(case("anonymous requests denied (403, 401) and requests that failed to authenticate (401, no user)", [
     event("list", "pods", None, user=ANON, ua="curl", code=403, ip="198.51.100.23"),
     event("get", None, uri="/api/v1/namespaces/kube-system/secrets", user=ANON, ua="Go-http-client/1.1", code=401, ip="198.51.100.24"),
-], {"EKS Anonymous Request Denied": 2}))
+    event("list", "nodes", None, user={}, ua="kubectl/v1.29.0 (linux/amd64) kubernetes/3f7a50f", code=401, ip="198.51.100.25"),
+    event("get", None, uri="/apis", user={"username": "", "groups": []}, ua="python-requests/2.31.0", code=401, ip="198.51.100.25"),
+], {"EKS Anonymous Request Denied": 4}))
 cases.append(case("denied requests of a signed-in person are not anonymous", [
     event("list", "pods", "payments", user=CAROL, code=403),
     event("get", None, uri="/healthz", user=ANON, ua="kube-probe/1.31", code=403),
@@ -404,7 +406,7 @@ cases.append(case("secret access denied: 403 to a person and to a service accoun
     event("get", "secrets", "payments", "stripe", user=CAROL, code=403),
     event("list", "secrets", "kube-system", user=APP_SA, code=403, ua="python-requests/2.31.0"),
     event("get", "secrets", "kube-system", "x", user={"username": "", "groups": []}, code=401, ua="curl"),
-], {"EKS Secret Access Denied": 3}))
+], {"EKS Secret Access Denied": 3, "EKS Anonymous Request Denied": 1}))
 cases.append(case("a kubelet or a controller refused a secret, and granted reads, do not alert", [
     event("get", "secrets", "shop", "db-password", user=NODE, code=403, ua="kubelet/v1.31.2-eks-7f9249a (linux/amd64) kubernetes/7f9249a"),
     event("get", "secrets", "payments", "stripe", user=sa("kube-system", "aws-load-balancer-controller"), code=403),
