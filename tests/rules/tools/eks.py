@@ -9,6 +9,7 @@ annotations, and stages as EKS logs them (no RequestReceived).
 
 import itertools
 import json
+import zlib
 
 ACCOUNT = "111122223333"
 _ids = itertools.count(1)
@@ -69,7 +70,7 @@ NODE = node()
 def sa(ns, name, pod=None):
     u = {
         "username": f"system:serviceaccount:{ns}:{name}",
-        "uid": f"{abs(hash((ns, name))) % 10**8:08d}-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+        "uid": f"{zlib.crc32((ns + '/' + name).encode()) % 10**8:08d}-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
         "groups": ["system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"],
     }
     if pod:
