@@ -15,7 +15,9 @@ own identities (eks:addon-manager applying the aws-node and kube-proxy DaemonSet
 CoreDNS ConfigMap by server-side apply, eks:node-manager mapping node roles in aws-auth,
 eks:certificate-controller approving kubelet CSRs, eks:k8s-metrics, eks:authenticator,
 eks:cloud-controller-manager, eks:pod-identity-mutating-webhook, eks:vpc-resource-controller);
-anonymous health probes; a CI role deploying the application with helm and kubectl (release
+anonymous health probes; EKS's KMS storage migrator, Fargate scheduler and node watcher;
+Karpenter and the cluster autoscaler; the GuardDuty and CloudWatch agents and the EBS CSI
+node plugin starting (privileged, host paths, host PID); a CI role deploying the application with helm and kubectl (release
 secrets, Deployments, Services, ConfigMaps, an Ingress with an ACM certificate, HPA, a
 migration Job, CronJob updates, rollout status); people reading with kubectl (get, list,
 describe, logs, top, rollout restart, scale, delete pod, edit a ConfigMap).
@@ -354,6 +356,40 @@ def app_minute(i):
                   ua="amazon-eks-pod-identity-webhook/v0.5.5", ip="10.0.201.43", code=409))
 
 
+def eks_housekeeping():
+    """EKS's own identities at work, and the agents of EKS add-ons starting on a new node."""
+    add(event("update", "secrets", "shop", "db", **comp("eks:kms-storage-migrator", "eks-kms-storage-migrator/v0.0.0")),
+        event("update", "secrets", "kube-system", "aws-load-balancer-tls", **comp("eks:kms-storage-migrator", "eks-kms-storage-migrator/v0.0.0")),
+        event("create", "pods", "shop", "web-7c9d8f6b5-f4rg8", sub="binding", **comp("eks:fargate-scheduler", "fargate-scheduler/v0.0.0")),
+        event("delete", "nodes", None, "ip-10-0-77-7.eu-west-1.compute.internal", **comp("eks:nodewatcher", "eks-nodewatcher/v0.0.0")),
+        event("delete", "nodes", None, "ip-10-0-66-6.eu-west-1.compute.internal", user=sa("karpenter", "karpenter"), ua="karpenter/v1.0.6", ip=vip()),
+        event("create", "nodeclaims", None, "default-x7k2p", user=sa("karpenter", "karpenter"), ua="karpenter/v1.0.6", ip=vip(), group="karpenter.sh"),
+        event("patch", "nodes", None, NODE_NAMES[1], user=ctl("cluster-autoscaler"), ua="cluster-autoscaler/v1.31.0", ip=vip(),
+              req={"metadata": {"annotations": {"cluster-autoscaler.kubernetes.io/scale-down-disabled": "false"}}}),
+        event("get", "configmaps", "kube-system", "amazon-vpc-cni", user=ctl("aws-node"), ua="aws-node/v1.18.3", ip=vip()),
+        event("create", "subjectaccessreviews", None, **comp("eks:pod-identity-mutating-webhook", "amazon-eks-pod-identity-webhook/v0.5.5")))
+    dsc = dict(user=ctl("daemon-set-controller"), ip="10.0.201.12",
+               ua="kube-controller-manager/v1.31.2 (linux/amd64) kubernetes/7f9249a/system:serviceaccount:kube-system:daemon-set-controller")
+    gd = pod("aws-guardduty-agent-p2x7k", "amazon-guardduty", pod_spec(
+        [container("aws-guardduty-agent", "602401143452.dkr.ecr.eu-west-1.amazonaws.com/aws-guardduty-agent:v1.8.1",
+                   sc={"privileged": True, "capabilities": {"add": ["BPF", "PERFMON", "SYS_PTRACE", "SYS_RESOURCE"]}})],
+        volumes=[hostpath("host-proc", "/proc"), hostpath("host-root", "/")], hostPID=True, hostNetwork=True))
+    cw = pod("cloudwatch-agent-k8d2p", "amazon-cloudwatch", pod_spec(
+        [container("cloudwatch-agent", "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1.300049.1b929")],
+        volumes=[hostpath("rootfs", "/"), hostpath("dockersock", "/var/run/docker.sock"), hostpath("containerdsock", "/run/containerd/containerd.sock"),
+                 hostpath("sys", "/sys"), hostpath("devdisk", "/dev/disk/")]))
+    ebs = pod("ebs-csi-node-8k2xq", "kube-system", pod_spec(
+        [container("ebs-plugin", "602401143452.dkr.ecr.eu-west-1.amazonaws.com/eks/aws-ebs-csi-driver:v1.36.0", sc={"privileged": True})],
+        volumes=[hostpath("kubelet-dir", "/var/lib/kubelet", "Directory"), hostpath("device-dir", "/dev", "Directory")]))
+    for p_ in (gd, cw, ebs):
+        add(event("create", "pods", p_["metadata"]["namespace"], p_["metadata"]["name"], req=p_, resp=status_of(p_), **dsc))
+    # People: a namespace's secrets listed (names), aws-auth read raw, a pod's YAML.
+    ua = "kubectl/v1.31.2 (darwin/arm64) kubernetes/5864a46"
+    add(event("list", "secrets", "shop", user=ALICE, ip=PERSON_IP, ua=ua, uri="/api/v1/namespaces/shop/secrets?limit=500"),
+        event("get", "configmaps", "kube-system", "aws-auth", user=ALICE, ip=PERSON_IP, ua=ua, uri="/api/v1/namespaces/kube-system/configmaps/aws-auth"),
+        event("get", "pods", "kube-system", "aws-node-8kq2z", user=CAROL, ip="203.0.113.77", ua=ua))
+
+
 def main():
     for i in range(60):
         kubelet_minute(i)
@@ -371,6 +407,8 @@ def main():
             people_changes()
         if i == 50:
             ci_deploy(43, "1.43.0")
+        if i == 55:
+            eks_housekeeping()
     # Stamp times in order, then wrap in CloudWatch Logs subscription envelopes.
     base = 1749718800000
     for k, e in enumerate(EVENTS):
