@@ -755,15 +755,22 @@ cases.append(case("sensitive host paths added by a JSON patch (response only) an
           req=[{"op": "add", "path": "/spec/template/spec/volumes/-", "value": {"name": "kubelet", "hostPath": {"path": "/var/lib/kubelet"}}}],
           resp=status_of(deployment("web", "shop", pod_spec(volumes=[hostpath("kubelet", "/var/lib/kubelet", "")])))),
     event("patch", "daemonsets", "monitoring", "collector", user=CI, ua="kubectl", query="fieldManager=kubectl", req=kube_ds, resp=status_of(kube_ds)),
-], {"EKS Sensitive Host Path Mounted": 2}))
+    event("create", "pods", "shop", "kubelet-reader", user=APP_SA, ua="curl",
+          req=pod("kubelet-reader", "shop", pod_spec(volumes=[hostpath("pods", "/var/lib/kubelet/pods"), hostpath("pki", "/etc/kubernetes/pki", "Directory")]))),
+    event("create", "deployments", "shop", "root-ssh", user=CAROL,
+          req=deployment("root-ssh", "shop", pod_spec(volumes=[hostpath("ssh", "/root/.ssh")]))),
+], {"EKS Sensitive Host Path Mounted": 4}))
 logs = pod("logs", "shop", pod_spec(volumes=[hostpath("varlog", "/var/log"), hostpath("data", "/data/shop", "DirectoryOrCreate"), {"name": "tmp", "emptyDir": {}},
                                              {"name": "cfg", "configMap": {"name": "cfg", "items": [{"key": "a", "path": "/etc"}]}}],
                                     containers=[container(readinessProbe={"httpGet": {"path": "/", "port": 8080}})]))
-cases.append(case("harmless volumes: /var/log, a data directory, emptyDir, a configMap item path, a probe path", [
+cases.append(case("harmless volumes: /var/log, a data directory, emptyDir, a configMap item path, a probe path, CA certificates", [
     event("create", "pods", "shop", "logs", user=ALICE, req=logs, resp=status_of(logs)),
+    event("create", "deployments", "kube-system", "cluster-autoscaler", user=CI, ua="helm",
+          req=deployment("cluster-autoscaler", "kube-system", pod_spec(volumes=[hostpath("ssl-certs", "/etc/ssl/certs/ca-bundle.crt")]))),
+    event("create", "pods", "shop", "etcd-like", user=ALICE, req=pod("etcd-like", "shop", pod_spec(volumes=[hostpath("data", "/etcd-data")]))),
     event("create", "pods", "kube-system", "kube-proxy-9xw7f", user=sa("kube-system", "daemon-set-controller"),
           req=pod("kube-proxy-9xw7f", "kube-system", pod_spec(volumes=[hostpath("lib-modules", "/lib/modules"), hostpath("xtables", "/run/xtables.lock", "FileOrCreate")]))),
-], {"EKS Sensitive Host Path Mounted": 0}))
+], {"EKS Sensitive Host Path Mounted": 0, "EKS Workload Created In A System Namespace": 1}))
 
 caps_pod = pod("caps", "shop", pod_spec([container(sc={"capabilities": {"add": ["SYS_ADMIN"]}})]))
 caps_dep = deployment("vpn", "net", pod_spec([container("vpn", sc={"capabilities": {"add": ["NET_BIND_SERVICE", "NET_ADMIN"]}})]))
@@ -904,14 +911,17 @@ ing_tls = json.loads(json.dumps(ing))
 ing_tls["spec"]["tls"] = [{"hosts": ["shop.example.com"], "secretName": "shop-tls"}]
 ing_alb = json.loads(json.dumps(ing))
 ing_alb["metadata"]["annotations"]["alb.ingress.kubernetes.io/certificate-arn"] = "arn:aws:acm:eu-west-1:111122223333:certificate/0f1e2d3c-4b5a-6978-8a9b-ac0d1e2f3a4b"
-cases.append(case("ingresses without TLS: created, applied", [
+cases.append(case("ingresses without TLS: created, applied, the object only in the response", [
     event("create", "ingresses", "shop", "web", user=ALICE, req=ing, resp=status_of(ing)),
     event("patch", "ingresses", "shop", "web2", user=CI, ua="kubectl", code=201, query="fieldManager=kubectl", req=ing),
-], {"EKS Ingress Without TLS Created": 2}))
+    event("create", "ingresses", "shop", "web3", user=BOB, resp=status_of(ing)),
+], {"EKS Ingress Without TLS Created": 3}))
 cases.append(case("ingresses with spec.tls or an ALB certificate, and updates, do not alert", [
     event("create", "ingresses", "shop", "web", user=ALICE, req=ing_tls, resp=status_of(ing_tls)),
     event("create", "ingresses", "shop", "web", user=CI, ua="helm", req=ing_alb, resp=status_of(ing_alb)),
     event("update", "ingresses", "shop", "web", user=ALICE, req=ing),
+    event("create", "ingresses", "shop", "web4", user=BOB, resp=status_of(ing_tls)),
+    event("create", "ingresses", "shop", "web5", user=BOB, level="Metadata"),
 ], {"EKS Ingress Without TLS Created": 0}))
 
 cm_creds = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "app-env", "namespace": "shop"},
