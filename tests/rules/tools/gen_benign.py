@@ -261,6 +261,10 @@ def ci_deploy(n, tag, first=False):
                {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}}
     hpa = {"kind": "HorizontalPodAutoscaler", "apiVersion": "autoscaling/v2", "metadata": {"name": "web", "namespace": "shop"},
            "spec": {"minReplicas": 3, "maxReplicas": 10, "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}}}
+    # kubectl diff first: server-side dry-run applies of everything, privileged or not.
+    for res, name, obj in [("deployments", "web", d), ("cronjobs", "report", cj), ("clusterrolebindings", "shop-reader", None)]:
+        add(event("patch", res, "shop" if res != "clusterrolebindings" else None, name, ua=ua_kubectl, code=201 if res == "cronjobs" else 200,
+                  query="dryRun=All&fieldManager=kubectl-client-side-apply&fieldValidation=Strict", req=obj, resp=status_of(obj) if obj else None, **ci))
     verb = "create" if first else "patch"
     for res, name, obj in [("configmaps", "web-config", None), ("services", "web", svc), ("services", "web-public", lb),
                            ("deployments", "web", d), ("cronjobs", "report", cj), ("ingresses", "web", ing),

@@ -728,7 +728,7 @@ cases.append(case("privileged pods made by controllers outside system namespaces
     event("create", "pods", "monitoring", "node-agent-x7k2p", user=sa("kube-system", "daemon-set-controller"), req=pod("node-agent-x7k2p", "monitoring", ds_priv["spec"]["template"]["spec"])),
     event("create", "pods", "shop", "agent-7c9d8f6b5-x2k4q", user=RS_CONTROLLER, req=pod("agent-7c9d8f6b5-x2k4q", "shop", dep_priv["spec"]["template"]["spec"])),
 ], {"EKS Privileged Container Created": 2}))
-cases.append(case("not privileged: false, EKS's DaemonSet pods in kube-system, in a string, a status patch, a scale", [
+cases.append(case("not privileged: false, EKS's DaemonSet pods in kube-system, in a string, a status patch, a scale, server-side dry runs", [
     event("create", "pods", "shop", "web", user=ALICE, req=pod("web", "shop", pod_spec([container(sc={"privileged": False, "runAsNonRoot": True})]))),
     event("create", "pods", "kube-system", "aws-node-8kq2z", user=sa("kube-system", "daemon-set-controller"), req=pod("aws-node-8kq2z", "kube-system", pod_spec([container("aws-node", sc=PRIV)]))),
     event("create", "deployments", "shop", "docs", user=CI, ua="helm",
@@ -738,6 +738,9 @@ cases.append(case("not privileged: false, EKS's DaemonSet pods in kube-system, i
     event("patch", "deployments", "shop", "web", sub="scale", user=ALICE, req={"spec": {"replicas": 3}}),
     event("create", "pods", "amazon-guardduty", "aws-guardduty-agent-x7k2p", user=sa("kube-system", "daemon-set-controller"),
           req=pod("aws-guardduty-agent-x7k2p", "amazon-guardduty", pod_spec([container("agent", sc=PRIV)], hostPID=True))),
+    event("patch", "deployments", "shop", "agent", user=CI, ua="kubectl", query="dryRun=All&fieldManager=kubectl-client-side-apply&fieldValidation=Strict",
+          req=dep_priv, resp=status_of(dep_priv)),
+    event("create", "pods", "kube-system", "shell", user=ALICE, query="dryRun=All&fieldManager=kubectl-run", req=priv_pod),
 ], {"EKS Privileged Container Created": 0, "EKS Workload Created In A System Namespace": 0, "EKS Host PID Workload Created": 0}))
 
 sens_pod = pod("root", "shop", pod_spec(volumes=[hostpath("host", "/")]))
