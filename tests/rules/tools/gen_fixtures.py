@@ -870,6 +870,34 @@ object only in responseObject.
 """, cases)
 
 # ======================================================================================
+# tuning: node agents allowed to use the host (support/host_access.yaml)
+# ======================================================================================
+cases = []
+falco_ds = deployment("falco", "security", pod_spec([container("falco", "docker.io/falcosecurity/falco:0.44.1", sc=PRIV)],
+                                                    volumes=[hostpath("proc", "/proc"), hostpath("etc", "/etc")], hostPID=True), kind="DaemonSet")
+falco_pod = pod("falco-x7k2p", "security", falco_ds["spec"]["template"]["spec"])
+falco_pod["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "falco", "uid": "0f1e2d3c", "controller": True}]
+other_pod = pod("agent-x7k2p", "security", falco_ds["spec"]["template"]["spec"])
+other_pod["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "0f1e2d3d", "controller": True}]
+calico = deployment("calico-node", "calico-system", pod_spec([container("calico-node", "quay.io/calico/node:v3.29.0", sc=PRIV)], hostNetwork=True), kind="DaemonSet")
+loader = pod("driver-loader", "security", pod_spec([container("loader", "docker.io/falcosecurity/falco-driver-loader:0.44.1", sc=PRIV)]))
+dsc = dict(user=sa("kube-system", "daemon-set-controller"))
+cases.append(case("listed node agents: a DaemonSet by name and its pods, a namespace, an image", [
+    event("create", "daemonsets", "security", "falco", user=CI, ua="helm", req=falco_ds, resp=status_of(falco_ds)),
+    event("create", "pods", "security", None, req=falco_pod, resp=status_of(falco_pod), **dsc),
+    event("create", "daemonsets", "calico-system", "calico-node", user=CI, ua="helm", req=calico, resp=status_of(calico)),
+    event("create", "pods", "security", "driver-loader", user=ALICE, req=loader, resp=status_of(loader)),
+], {"EKS Privileged Container Created": 0, "EKS Sensitive Host Path Mounted": 0, "EKS Host PID Workload Created": 0,
+    "EKS Host Network Workload Created": 0, "EKS DaemonSet Created": 2}))
+cases.append(case("an unlisted DaemonSet's pods in the same namespace are still reported", [
+    event("create", "pods", "security", None, req=other_pod, resp=status_of(other_pod), **dsc),
+], {"EKS Privileged Container Created": 1, "EKS Sensitive Host Path Mounted": 1, "EKS Host PID Workload Created": 1}))
+TOTAL += write("tuning.yaml", """
+Tuning: node agents allowed to use the host (support/host_access.yaml lists a DaemonSet by
+name, a namespace and an image, as a user would).
+""", cases, ["support/host_access.yaml"])
+
+# ======================================================================================
 # exposure
 # ======================================================================================
 cases = []
