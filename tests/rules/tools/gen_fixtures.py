@@ -169,7 +169,8 @@ cases.append(case("the allow-list and activity rules are off by default", [
     event("list", "pods", None, user=MASTERS),
 ], {"EKS Object Created": 0, "EKS Object Deleted": 0, "EKS Any Audit Event": 0, "EKS Unlisted User Made A Request": 0,
     "EKS Image From An Unlisted Registry": 0, "EKS Namespace Created Outside The Allowed List": 0,
-    "EKS Full Administrative Access Used": 0, "EKS Node Joined Outside The Allowed List": 0}))
+    "EKS Full Administrative Access Used": 0, "EKS Node Joined Outside The Allowed List": 0,
+    "EKS Cluster Identity Used From Outside The Cluster": 0}))
 TOTAL += write("identity_and_access.yaml", """
 Identity and control-plane access: aws-auth, impersonation, anonymous access by tactic
 (GuardDuty's *:Kubernetes/SuccessfulAnonymousAccess), anonymous failures.
@@ -370,7 +371,7 @@ cases = []
 cases.append(case("all secrets listed or watched: by a person, by an application's service account", [
     event("list", "secrets", None, user=ALICE, uri="/api/v1/secrets?limit=500"),
     event("watch", "secrets", None, user=APP_SA, ua="python-requests/2.31.0", uri="/api/v1/secrets?watch=true"),
-], {"EKS Secrets Listed Across All Namespaces": 2}))
+], {"EKS Secrets Listed Across All Namespaces": 2, "EKS Secrets Read With A Scripting Client": 1}))
 cases.append(case("secrets listed in one namespace, by a controller, or refused are not a dump", [
     event("list", "secrets", None, user=sa("kube-system", "ebs-csi-controller-sa"), uri="/api/v1/secrets?labelSelector=x"),
     event("list", "secrets", None, user=component("eks:cloud-controller-manager"), uri="/api/v1/secrets"),
@@ -456,6 +457,18 @@ cases.append(case("CSRs approved by EKS and the controller manager, and status u
     event("update", "certificatesigningrequests", None, "csr-7x2kq", sub="approval", user=KCM),
     event("update", "certificatesigningrequests", None, "csr-7x2kq", sub="status", user=ALICE),
 ], {"EKS Certificate Signing Request Approved": 0}))
+cases.append(case("secrets read with scripting clients: curl with a stolen token, python-requests, Go's default client", [
+    event("get", "secrets", "shop", "db-password", user=APP_SA, ua="curl/8.5.0", ip="10.0.45.67"),
+    event("list", "secrets", "payments", user=BOB, ua="python-requests/2.31.0"),
+    event("watch", "secrets", "shop", user=sa("shop", "worker"), ua="Go-http-client/1.1", uri="/api/v1/namespaces/shop/secrets?watch=true"),
+], {"EKS Secrets Read With A Scripting Client": 3}))
+cases.append(case("secrets read by kubectl, client libraries, cluster components with curl, or anonymously, are not this rule", [
+    event("get", "secrets", "shop", "db-password", user=APP_SA, ua="web/1.42.0 (linux/amd64) kubernetes/v0.31.2"),
+    event("get", "secrets", "shop", "db-password", user=sa("shop", "report"), ua="OpenAPI-Generator/31.0.0/python"),
+    event("get", "secrets", "kube-system", "aws-load-balancer-tls", user=sa("kube-system", "aws-load-balancer-controller"), ua="curl/8.5.0"),
+    event("list", "secrets", "shop", user=ALICE, ua="kubectl"),
+    event("get", "secrets", "shop", "db", user=ANON, ua="curl/8.5.0", reason=ANON_ALLOWED_VIEW),
+], {"EKS Secrets Read With A Scripting Client": 0, "EKS Anonymous Credential Access Allowed": 1}))
 TOTAL += write("credentials.yaml", """
 Credentials: secret dumps and reads, refused secret access, TokenRequest and long-lived
 tokens, client certificates. Secrets and tokens at EKS's Metadata level (no bodies).
@@ -1046,6 +1059,18 @@ cases.append(case("a node not on the allow list joins", [
 cases.append(case("listed nodes join quietly", [
     event("create", "nodes", None, "ip-10-0-12-34.eu-west-1.compute.internal", user=NODE, ua="kubelet/v1.31.2-eks-7f9249a (linux/amd64) kubernetes/7f9249a"),
 ], {"EKS Node Joined Outside The Allowed List": 0, "EKS Any Audit Event": 1}))
+cases.append(case("a kubelet's and a service account's credentials used from outside the cluster", [
+    event("get", "secrets", "shop", "db", user=APP_SA, ua="curl/8.5.0", ip="198.51.100.44"),
+    event("list", "pods", None, user=NODE, ua="kubectl/v1.31.2 (linux/amd64) kubernetes/5864a46", ip="2001:db8::44"),
+], {"EKS Cluster Identity Used From Outside The Cluster": 2, "EKS Secrets Read With A Scripting Client": 1, "EKS Any Audit Event": 2}))
+cases.append(case("cluster identities from the VPC, pods' CGNAT range, loopback and the NAT gateway; people from anywhere", [
+    event("get", "secrets", "shop", "db", user=APP_SA, ua="web/1.42.0", ip="10.0.45.67"),
+    event("get", "pods", "shop", "web", user=APP_SA, ua="web/1.42.0", ip="100.64.3.7"),
+    event("update", "leases", "kube-node-lease", "ip-10-0-12-34.eu-west-1.compute.internal", user=NODE, ip="172.31.9.8"),
+    event("get", "configmaps", "kube-system", "kube-proxy", user=NODE, ip="203.0.113.10"),
+    event("update", "leases", "kube-system", "kube-controller-manager", user=KCM, ip="::1"),
+    event("get", "pods", "shop", "web", user=ALICE, ip="198.51.100.45"),
+], {"EKS Cluster Identity Used From Outside The Cluster": 0, "EKS Full Administrative Access Used": 1, "EKS Any Audit Event": 6}))
 TOTAL += write("optional_rules.yaml", """
 The allow-list and activity-stream rules, off in the bundled rules: support/enable_optional.yaml
 switches them on and fills their lists as a user would.
