@@ -1053,9 +1053,13 @@ cases.append(case("administrative access used: system:masters, the EKS cluster a
 cases.append(case("access through narrower roles is not administrative", [
     event("get", "pods", "shop", "web", user=CAROL, reason='RBAC: allowed by RoleBinding "developers/shop" of ClusterRole "edit" to Group "developers"'),
 ], {"EKS Full Administrative Access Used": 0, "EKS Unlisted User Made A Request": 1, "EKS Any Audit Event": 1}))
-cases.append(case("a node not on the allow list joins", [
+cases.append(case("nodes not on the allow list join: an EC2 node, a Fargate node", [
     event("create", "nodes", None, "ip-10-0-66-6.eu-west-1.compute.internal", user=node("10-0-66-6"), ua="kubelet/v1.31.2-eks-7f9249a (linux/amd64) kubernetes/7f9249a"),
-], {"EKS Node Joined Outside The Allowed List": 1, "EKS Any Audit Event": 1}))
+    event("create", "nodes", None, "fargate-ip-10-0-150-7.eu-west-1.compute.internal",
+          user=iam("eks-fargate-pod-execution-role", "fargate-ip-10-0-150-7", username="system:node:fargate-ip-10-0-150-7.eu-west-1.compute.internal",
+                   groups=["system:bootstrappers", "system:nodes", "system:node-proxier", "system:authenticated"]),
+          ua="kubelet/v1.31.2-eks-7f9249a (linux/amd64) kubernetes/7f9249a", ip="10.0.150.7"),
+], {"EKS Node Joined Outside The Allowed List": 2, "EKS Any Audit Event": 2}))
 cases.append(case("listed nodes join quietly", [
     event("create", "nodes", None, "ip-10-0-12-34.eu-west-1.compute.internal", user=NODE, ua="kubelet/v1.31.2-eks-7f9249a (linux/amd64) kubernetes/7f9249a"),
 ], {"EKS Node Joined Outside The Allowed List": 0, "EKS Any Audit Event": 1}))
