@@ -6,11 +6,22 @@
 
 use crate::rules::RulesFile;
 
-/// The bundled rules files: (name shown in messages, YAML text).
-pub const RULES: &[(&str, &str)] = &[(
-    "rules/eksaudit_rules.yaml",
-    include_str!("../rules/eksaudit_rules.yaml"),
-)];
+/// The bundled rules files, in load order (the order of their names, as Falco loads a
+/// directory): (name shown in messages, YAML text).
+pub const RULES: &[(&str, &str)] = &[
+    (
+        "rules/eksaudit_rules.yaml",
+        include_str!("../rules/eksaudit_rules.yaml"),
+    ),
+    (
+        "rules/eksaudit_rules_optional.yaml",
+        include_str!("../rules/eksaudit_rules_optional.yaml"),
+    ),
+    (
+        "rules/eksaudit_rules_workloads.yaml",
+        include_str!("../rules/eksaudit_rules_workloads.yaml"),
+    ),
+];
 
 /// EKS audit events that exercise every bundled rule, plus benign ones, in CloudWatch Logs
 /// subscription envelopes as a Kinesis stream delivers them (one JSON document per line,
