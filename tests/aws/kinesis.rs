@@ -390,3 +390,93 @@ fn expired_iterators_resume_after_the_last_record() {
     assert_eq!(proxy.count(Fault::ExpireIterator), 2);
     assert_eq!(log.matches("Shard iterator expired").count(), 2, "{log}");
 }
+
+/// A stream in another account, read through AssumeRole with an ExternalId (the shape
+/// a vendor's onboarding asks for); the caller's own account does not have it. The
+/// credentials used never appear in the log.
+#[test]
+#[cfg_attr(
+    not(has_moto),
+    ignore = "needs moto server: pip install 'moto[server]==5.2.5' (or set EKSAUDIT_TEST_MOTO)"
+)]
+fn cross_account_stream_through_assume_role() {
+    use aws_config::sts::AssumeRoleProvider;
+    let rt = runtime();
+    let role = "arn:aws:iam::222222222222:role/eksaudit-reader";
+    let stream = unique("xacct");
+    let ids: Vec<String> = (0..5).map(|i| format!("{stream}-{i}")).collect();
+    let base = sdk_config();
+    rt.block_on(async {
+        // moto puts what assumed-role credentials create in the role's account.
+        let provider = AssumeRoleProvider::builder(role)
+            .session_name("setup")
+            .external_id("vendor-42")
+            .configure(&base)
+            .build()
+            .await;
+        let other = base
+            .to_builder()
+            .credentials_provider(aws_sdk_kinesis::config::SharedCredentialsProvider::new(
+                provider,
+            ))
+            .build();
+        let kinesis = aws_sdk_kinesis::Client::new(&other);
+        create_stream(&kinesis, &stream, 1).await;
+        put(&kinesis, &stream, "k", audit_envelope("c", &ids)).await;
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let sink = format!("file://{}", out.display());
+    let ck = dir.path().join("ck");
+    // Without the role, the stream is not in the caller's account.
+    let log = dir.path().join("direct.log");
+    let mut direct = Forwarder::start(
+        &[
+            "--source",
+            &format!("kinesis://{stream}?start=trim_horizon"),
+            "--sink",
+            &sink,
+            "--checkpoint-dir",
+            ck.to_str().unwrap(),
+        ],
+        &log,
+    );
+    let status = direct.child.wait().unwrap();
+    assert_eq!(status.code(), Some(2));
+    let text = read_text(&log);
+    assert!(text.contains("ResourceNotFoundException"), "{text}");
+    assert!(
+        text.contains("arn:aws:sts::123456789012:user/moto"),
+        "names the caller: {text}"
+    );
+    assert!(text.contains("needs role_arn"), "{text}");
+    // With it, the events come.
+    let source = format!(
+        "kinesis://{stream}?start=trim_horizon&role_arn={role}&external_id=vendor-42&session_name=eksaudit-test"
+    );
+    let log = dir.path().join("role.log");
+    let forwarder = Forwarder::start(
+        &[
+            "--source",
+            &source,
+            "--sink",
+            &sink,
+            "--checkpoint-dir",
+            ck.to_str().unwrap(),
+        ],
+        &log,
+    );
+    wait_until(Duration::from_secs(60), || line_count(&out) >= ids.len());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(forwarder.terminate(), Some(0));
+    let got = audit_ids(&out);
+    assert_eq!(got.keys().cloned().collect::<Vec<_>>(), {
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted
+    });
+    let text = read_text(&log);
+    for secret in ["test-secret-never-logged", "AKIAEKSAUDITTESTKEY1"] {
+        assert!(!text.contains(secret), "credential in the log: {text}");
+    }
+}

@@ -66,16 +66,14 @@ pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// SDK configuration for the emulator at `endpoint`.
+/// SDK configuration for the emulator at `endpoint` (never the developer's own AWS
+/// configuration: region, endpoint and credentials are all set here).
 pub fn sdk_config_for(endpoint: &str) -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
+    let loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_kinesis::config::SharedCredentialsProvider::new(
-            Credentials::new("test", "test", None, None, "tests"),
-        ))
-        .build()
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"));
+    runtime().block_on(loader.load())
 }
 
 /// SDK configuration for moto.
@@ -228,8 +226,9 @@ impl Forwarder {
             .arg("forward")
             .args(args)
             .env("AWS_ENDPOINT_URL", endpoint)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
+            // Distinctive fake keys, so a test can prove they never reach a log.
+            .env("AWS_ACCESS_KEY_ID", "AKIAEKSAUDITTESTKEY1")
+            .env("AWS_SECRET_ACCESS_KEY", "test-secret-never-logged")
             .env("AWS_REGION", "us-east-1")
             .env_remove("AWS_PROFILE")
             .env("RUST_LOG", "info")
