@@ -34,6 +34,7 @@ pub mod decode;
 pub mod event;
 pub mod fields;
 pub mod forward;
+pub mod host;
 pub mod json;
 pub mod rules;
 pub mod sources;

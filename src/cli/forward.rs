@@ -9,8 +9,8 @@ use anyhow::{Context, Result, bail};
 use eksaudit::checkpoint;
 use eksaudit::decode::{DecodeOptions, MAX_MAX_EVENT_SIZE};
 use eksaudit::forward::sink::SinkSpec;
-use eksaudit::forward::{self, ForwardConfig};
-use eksaudit::sources::live::{LiveOptions, default_worker_id};
+use eksaudit::forward::{self, ForwardConfig, config, metrics};
+use eksaudit::sources::live::LiveOptions;
 use eksaudit::sources::parse_open_params;
 use eksaudit::sources::spec::KINESIS_KEYS;
 
@@ -49,19 +49,35 @@ pub static LONG_ABOUT: LazyLock<String> = LazyLock::new(|| {
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A source: kinesis://<stream>?key=value&... or file://<path> (repeat for several).
-    #[arg(long = "source", value_name = "SPEC", required = true)]
+    #[arg(
+        long = "source",
+        value_name = "SPEC",
+        required_unless_present = "config"
+    )]
     sources: Vec<String>,
-    /// A sink: stdout or file://<path> (repeat for several; default stdout).
+    /// A sink: stdout, file://<path>, http(s)://<host>/k8s-audit (a Falco webhook), or
+    /// alerts:<stdout|file://path|http(s)://url|sns://topic-arn> (repeat; default stdout).
     #[arg(long = "sink", value_name = "SPEC")]
     sinks: Vec<String>,
+    /// A YAML config file with sources, sinks and options (see
+    /// examples/forward.yaml); --source/--sink given too are added to its lists.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Validate the configuration (file, specs, rules) and exit, without any network.
+    #[arg(long)]
+    check: bool,
+    /// Rules for alerts: sinks given on the command line (default: the bundled rules).
+    /// A file or a directory; repeat to load several, in order.
+    #[arg(short = 'r', long = "rules", value_name = "FILE|DIR")]
+    rules: Vec<PathBuf>,
     /// Directory for the checkpoint file (default: $STATE_DIRECTORY, else
-    /// $XDG_STATE_HOME/eksaudit, else ~/.local/state/eksaudit, else /var/lib/eksaudit).
+    /// $XDG_STATE_HOME/eksaudit, else ~/.local/state/eksaudit).
     #[arg(long, value_name = "DIR")]
     checkpoint_dir: Option<PathBuf>,
     /// Largest event delivered, in bytes; larger ones are dropped, counted and logged.
     /// EKS sends events of up to about 1 MiB.
-    #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
-    max_event_size: usize,
+    #[arg(long, value_name = "BYTES")]
+    max_event_size: Option<usize>,
     /// AWS region for sources that name none (default: the SDK's chain).
     #[arg(long, value_name = "REGION")]
     region: Option<String>,
@@ -71,14 +87,33 @@ pub struct Args {
     /// This process's name in lease tables (default: hostname:pid:random).
     #[arg(long, value_name = "ID")]
     worker_id: Option<String>,
-    /// Seconds between two progress lines in the log (0: none).
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
-    progress_interval: u64,
+    /// Seconds between two progress lines in the log (0: none; default 30).
+    #[arg(long, value_name = "SECONDS")]
+    progress_interval: Option<u64>,
+    /// Serve /metrics (Prometheus) and /healthz on this address (default 127.0.0.1:9464;
+    /// "off" to disable).
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics_address: Option<String>,
 }
 
 /// Runs `eksaudit forward`.
 pub fn run(args: Args) -> Result<Outcome> {
+    let check = args.check;
     let config = config(args)?;
+    if check {
+        for sink in &config.sinks {
+            if let SinkSpec::Alerts(spec) = sink {
+                eksaudit::forward::alerts::AlertsSink::check_rules(spec)?;
+            }
+        }
+        println!(
+            "configuration valid: {} source(s), {} sink(s), checkpoints in {}",
+            config.sources.len(),
+            config.sinks.len(),
+            config.checkpoint_dir.display()
+        );
+        return Ok(Outcome::Clean);
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // A second signal while stopping ends the process at once.
@@ -95,6 +130,17 @@ pub fn run(args: Args) -> Result<Outcome> {
         decode_errors = summary.decode.total_errors(),
         "Forwarder stopped."
     );
+    for (key, stats) in &summary.sinks {
+        tracing::info!(
+            sink = key,
+            events = stats.events,
+            requests = stats.requests,
+            retries = stats.retries,
+            rejected = stats.rejected,
+            alerts = stats.alerts,
+            "Sink totals."
+        );
+    }
     if !summary.failures.is_empty() {
         bail!("{}", summary.failures.join("\n"));
     }
@@ -106,33 +152,81 @@ pub fn run(args: Args) -> Result<Outcome> {
 }
 
 fn config(args: Args) -> Result<ForwardConfig> {
-    if !(1024..=MAX_MAX_EVENT_SIZE).contains(&args.max_event_size) {
-        bail!("--max-event-size must be between 1024 and {MAX_MAX_EVENT_SIZE}");
-    }
-    let sources = args
-        .sources
-        .iter()
-        .map(|s| parse_open_params(s).map_err(anyhow::Error::from))
-        .collect::<Result<Vec<_>>>()?;
-    let mut sinks = args
-        .sinks
-        .iter()
-        .map(|s| SinkSpec::parse(s))
-        .collect::<Result<Vec<_>>>()?;
-    if sinks.is_empty() {
-        sinks.push(SinkSpec::Stdout);
-    }
-    Ok(ForwardConfig {
-        sources,
-        sinks,
-        checkpoint_dir: args.checkpoint_dir.unwrap_or_else(checkpoint::default_dir),
-        live: LiveOptions {
-            decode: DecodeOptions::with_max_event_size(args.max_event_size),
-            profile: args.profile,
-            region: args.region,
-            worker_id: args.worker_id.unwrap_or_else(default_worker_id),
-            ..LiveOptions::default()
+    let mut loaded = match &args.config {
+        Some(path) => config::load(path).map_err(anyhow::Error::msg)?,
+        None => config::Loaded {
+            sources: Vec::new(),
+            sinks: Vec::new(),
+            checkpoint_dir: None,
+            live: LiveOptions {
+                decode: DecodeOptions::with_max_event_size(forward::DEFAULT_MAX_EVENT_SIZE),
+                ..LiveOptions::default()
+            },
+            progress_interval: None,
+            metrics_address: None,
         },
-        progress_interval: Duration::from_secs(args.progress_interval),
+    };
+    if args.config.is_some() && args.sinks.is_empty() && loaded.sinks == [SinkSpec::Stdout] {
+        // The file's default sink stays unless the command line names sinks.
+    } else if args.config.is_some() && !args.sinks.is_empty() && loaded.sinks == [SinkSpec::Stdout]
+    {
+        loaded.sinks.clear();
+    }
+    for source in &args.sources {
+        loaded.sources.push(parse_open_params(source)?);
+    }
+    for sink in &args.sinks {
+        let mut spec = SinkSpec::parse(sink)?;
+        if let SinkSpec::Alerts(alerts) = &mut spec {
+            alerts.rules = args.rules.clone();
+            alerts.validate().map_err(anyhow::Error::msg)?;
+        }
+        loaded.sinks.push(spec);
+    }
+    if loaded.sinks.is_empty() {
+        loaded.sinks.push(SinkSpec::Stdout);
+    }
+    if let Some(size) = args.max_event_size {
+        if !(1024..=MAX_MAX_EVENT_SIZE).contains(&size) {
+            bail!("--max-event-size must be between 1024 and {MAX_MAX_EVENT_SIZE}");
+        }
+        loaded.live.decode = DecodeOptions::with_max_event_size(size);
+    }
+    if args.region.is_some() {
+        loaded.live.region = args.region;
+    }
+    if args.profile.is_some() {
+        loaded.live.profile = args.profile;
+    }
+    if let Some(id) = args.worker_id {
+        loaded.live.worker_id = id;
+    }
+    let address = args
+        .metrics_address
+        .or(loaded.metrics_address)
+        .unwrap_or_else(|| metrics::DEFAULT_ADDRESS.to_string());
+    let metrics_address = if address == "off" {
+        None
+    } else {
+        Some(
+            address
+                .parse()
+                .with_context(|| format!("--metrics-address {address:?}: not an address:port"))?,
+        )
+    };
+    Ok(ForwardConfig {
+        sources: loaded.sources,
+        sinks: loaded.sinks,
+        checkpoint_dir: args
+            .checkpoint_dir
+            .or(loaded.checkpoint_dir)
+            .unwrap_or_else(checkpoint::default_dir),
+        live: loaded.live,
+        progress_interval: Duration::from_secs(
+            args.progress_interval
+                .or(loaded.progress_interval.map(|d| d.as_secs()))
+                .unwrap_or(30),
+        ),
+        metrics_address,
     })
 }

@@ -87,17 +87,7 @@ pub fn read_rules_files(paths: &[PathBuf]) -> Result<Vec<RulesFile>> {
     Ok(files)
 }
 
-/// The alerts' host name, as Falco finds it: `FALCO_HOSTNAME`, else the system's.
+/// The alerts' host name, as Falco finds it.
 pub fn hostname() -> String {
-    std::env::var("FALCO_HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .ok()
-                .map(|h| h.trim().to_string())
-                .filter(|h| !h.is_empty())
-        })
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".to_string())
+    eksaudit::host::hostname()
 }

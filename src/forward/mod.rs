@@ -20,9 +20,16 @@ use crate::sources::kinesis::Metrics;
 use crate::sources::live::{LiveOptions, LiveSources};
 use crate::sources::{Batch, SourceMessage, SourceSpec};
 
+pub mod alerts;
+pub mod config;
+pub mod metrics;
 pub mod sink;
+pub mod webhook;
 
-use sink::{Sink, SinkSpec};
+use sink::{Sink, SinkSpec, SinkStats};
+
+/// The forwarder's default `max_event_size`: EKS sends events of up to about 1 MiB.
+pub const DEFAULT_MAX_EVENT_SIZE: usize = 4 * 1024 * 1024;
 
 /// Batches written between two checkpoints at most (more are taken only if ready).
 pub const MAX_BATCHES_PER_COMMIT: usize = 64;
@@ -42,6 +49,8 @@ pub struct ForwardConfig {
     pub live: LiveOptions,
     /// Seconds between two progress lines in the log (0: none).
     pub progress_interval: Duration,
+    /// Where `/metrics` and `/healthz` listen (none: not served).
+    pub metrics_address: Option<std::net::SocketAddr>,
 }
 
 /// What a run did.
@@ -57,6 +66,8 @@ pub struct Summary {
     pub decode: DecodeStats,
     /// Sources that failed, with why.
     pub failures: Vec<String>,
+    /// Per sink: what it did.
+    pub sinks: Vec<(String, SinkStats)>,
 }
 
 /// Runs until every source ended, one failed, or `stop` turns true.
@@ -67,10 +78,8 @@ pub fn run(config: &ForwardConfig, stop: Arc<AtomicBool>) -> Result<Summary> {
         .sinks
         .iter()
         .map(|spec| {
-            Ok((
-                spec.key(),
-                Sink::open(spec, state.sinks.get(&spec.key()).copied())?,
-            ))
+            let recorded = state.sinks.get(&spec.key()).copied();
+            Ok((spec.key(), Sink::open(spec, recorded, stop.clone())?))
         })
         .collect::<Result<Vec<_>>>()?;
     tracing::info!(
@@ -80,6 +89,18 @@ pub fn run(config: &ForwardConfig, stop: Arc<AtomicBool>) -> Result<Summary> {
         "Forwarding."
     );
     let mut live = LiveSources::start(&config.sources, &state, &config.live)?;
+    let telemetry = Arc::new(metrics::Telemetry::default());
+    if let (Some(address), Some(handle)) = (config.metrics_address, live.handle()) {
+        *telemetry
+            .sources
+            .lock()
+            .map_err(|_| anyhow::anyhow!("metrics lock"))? = live
+            .metrics()
+            .map(|(k, m)| (k.to_string(), m.clone()))
+            .collect();
+        metrics::serve(&handle, address, telemetry.clone())?;
+    }
+    telemetry.healthy.store(true, Ordering::Relaxed);
     let mut summary = Summary::default();
     let mut last_progress = Instant::now();
     while !stop.load(Ordering::Relaxed) {
@@ -112,6 +133,13 @@ pub fn run(config: &ForwardConfig, stop: Arc<AtomicBool>) -> Result<Summary> {
             &checkpoint,
             &mut summary,
         )?;
+        telemetry.events.store(summary.events, Ordering::Relaxed);
+        telemetry
+            .checkpoints
+            .store(summary.checkpoints, Ordering::Relaxed);
+        if let Ok(mut stats) = telemetry.sinks.lock() {
+            *stats = sinks.iter().map(|(k, s)| (k.clone(), s.stats())).collect();
+        }
         if !summary.failures.is_empty() || live.all_ended() {
             break;
         }
@@ -122,7 +150,9 @@ pub fn run(config: &ForwardConfig, stop: Arc<AtomicBool>) -> Result<Summary> {
             log_progress(&live, &summary);
         }
     }
+    telemetry.healthy.store(false, Ordering::Relaxed);
     summary.decode = total_decode_stats(live.metrics().map(|(_, m)| &**m));
+    summary.sinks = sinks.iter().map(|(k, s)| (k.clone(), s.stats())).collect();
     live.shutdown(Duration::from_secs(5));
     Ok(summary)
 }
@@ -141,7 +171,7 @@ fn write_and_commit(
     for batch in batches {
         for event in &batch.events {
             for (key, sink) in sinks.iter_mut() {
-                sink.write_event(event.payload())
+                sink.write_event(event)
                     .with_context(|| format!("sink {key}: write failed"))?;
             }
         }

@@ -50,12 +50,7 @@ impl Default for LiveOptions {
 
 /// `<hostname>:<pid>:<random>`: unique per process, readable in the lease table.
 pub fn default_worker_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".to_string());
+    let host = crate::host::hostname();
     format!("{host}:{}:{:08x}", std::process::id(), fastrand::u32(..))
 }
 
@@ -201,6 +196,11 @@ impl LiveSources {
             running.ended = true;
         }
         message
+    }
+
+    /// The runtime's handle, for host tasks (the forwarder's `/metrics` listener).
+    pub fn handle(&self) -> Option<tokio::runtime::Handle> {
+        self.runtime.as_ref().map(|r| r.handle().clone())
     }
 
     /// A message if one is ready now.

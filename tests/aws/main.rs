@@ -11,6 +11,7 @@
     )
 )]
 
+mod forward;
 mod kinesis;
 mod leases;
 mod proxy;
