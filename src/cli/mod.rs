@@ -41,6 +41,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "LEVEL")]
     log_level: Option<String>,
 
+    /// Log format on stderr: text, or json (one object per line, for log shippers).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -88,7 +92,10 @@ pub fn main() -> ExitCode {
         Command::Forward(_) => "info",
         _ => "warn",
     };
-    init_logging(cli.log_level.as_deref().unwrap_or(default_level));
+    init_logging(
+        cli.log_level.as_deref().unwrap_or(default_level),
+        cli.log_format,
+    );
     let result = match cli.command {
         Command::Fields(args) => fields::run(args),
         Command::Extract(args) => extract::run(args),
@@ -128,17 +135,30 @@ impl From<Outcome> for ExitCode {
     }
 }
 
-fn init_logging(level: &str) {
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+fn init_logging(level: &str, format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(level))
         .unwrap_or_else(|_| EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }
 
 #[cfg(test)]

@@ -34,6 +34,8 @@ pub struct LiveOptions {
     pub channel_batches: usize,
     /// This process's name in leases.
     pub worker_id: String,
+    /// Bytes of decoded events that may wait for the host, over every source.
+    pub budget_bytes: usize,
 }
 
 impl Default for LiveOptions {
@@ -44,6 +46,7 @@ impl Default for LiveOptions {
             region: None,
             channel_batches: 16,
             worker_id: default_worker_id(),
+            budget_bytes: crate::sources::budget::DEFAULT_BUDGET_BYTES,
         }
     }
 }
@@ -95,6 +98,7 @@ impl LiveSources {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut sources = Vec::new();
         let mut tasks = Vec::new();
+        let budget = crate::sources::budget::Budget::new(options.budget_bytes);
         for (index, spec) in specs.iter().enumerate() {
             let key = spec.key();
             let metrics = Arc::new(Metrics::default());
@@ -115,6 +119,7 @@ impl LiveSources {
                         checkpoints.source(&key)
                     };
                     let kinesis_spec = kinesis_spec.clone();
+                    let budget = budget.clone();
                     let (options, out, shutdown, metrics) = (
                         options.clone(),
                         tx.clone(),
@@ -153,6 +158,7 @@ impl LiveSources {
                             shutdown,
                             metrics,
                             worker_id: options.worker_id.clone(),
+                            budget,
                         })
                         .await;
                     }));
@@ -280,6 +286,7 @@ fn replay_file(
             partition: partition.clone(),
             events,
             position: None,
+            budget: None,
         }))
         .is_ok()
     };

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::event::AuditEvent;
 
+pub mod budget;
 pub mod kinesis;
 pub mod live;
 pub mod spec;
@@ -27,8 +28,12 @@ pub struct Batch {
     /// The events, in order.
     pub events: Vec<AuditEvent>,
     /// The position to checkpoint once these events are handed on: a sequence number,
-    /// or [`crate::checkpoint::SHARD_END`]. `None` for sources without positions (files).
+    /// or [`crate::checkpoint::SHARD_END`]. `None` for sources without positions (files)
+    /// and for all but the last chunk of a large read.
     pub position: Option<String>,
+    /// The share of the process's memory budget these events hold, released when the
+    /// host drops the batch.
+    pub budget: Option<budget::Permit>,
 }
 
 /// What a source task tells its host.

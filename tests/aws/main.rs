@@ -14,6 +14,7 @@
 mod forward;
 mod kinesis;
 mod leases;
+mod load;
 mod proxy;
 mod resharding;
 mod support;

@@ -154,6 +154,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// The SDK configuration (for STS when describing errors).
     pub sdk: SdkConfig,
+    /// The process's memory budget for decoded events in flight.
+    pub budget: crate::sources::budget::Budget,
 }
 
 /// Everything [`run`] needs from its host.
@@ -179,6 +181,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// This process's name in leases.
     pub worker_id: String,
+    /// The process's memory budget for decoded events in flight.
+    pub budget: crate::sources::budget::Budget,
 }
 
 /// A Kinesis client for reading: no SDK retries (the readers own backoff, so throttling
@@ -251,6 +255,7 @@ pub async fn preflight(spec: &KinesisSpec, sdk: &SdkConfig) -> Result<(), String
         decode: DecodeOptions::default(),
         metrics: Arc::default(),
         sdk: sdk.clone(),
+        budget: Default::default(),
     };
     let request = client(sdk).describe_stream_summary();
     let request = match &stream.arn {
@@ -370,6 +375,7 @@ pub async fn run(mut ctx: Context) {
         decode,
         metrics: ctx.metrics.clone(),
         sdk: ctx.sdk.clone(),
+        budget: ctx.budget.clone(),
     });
     let client = client(&ctx.sdk);
     if let Some(name) = ctx.spec.efo_consumer.clone() {

@@ -28,6 +28,10 @@ use crate::decode::{Decoder, Location};
 use crate::event::AuditEvent;
 use crate::sources::{Batch, SourceMessage, StartPosition};
 
+/// Largest batch of decoded events sent at once (a GetRecords response may hold
+/// hundreds of MB once inflated; it goes out in chunks, each waiting for budget).
+pub const MAX_CHUNK_BYTES: usize = 4 * 1024 * 1024;
+
 /// At most 5 GetRecords calls per second per shard (the service's limit).
 pub const MIN_CALL_INTERVAL: Duration = Duration::from_millis(200);
 /// The longest wait between two calls on an idle shard.
@@ -126,7 +130,9 @@ pub async fn read_shard(
         };
         reader.attempt = 0;
         let records = output.records();
-        let events = reader.decode(&mut decoder, records);
+        let Some(events) = reader.decode(&mut decoder, records).await else {
+            return ShardEnd::Stopped;
+        };
         if let Some(lag) = output.millis_behind_latest() {
             reader.shared.metrics.set_lag(&reader.shard, lag);
         }
@@ -166,8 +172,17 @@ struct Reader {
 impl Reader {
     /// Decodes records into events (errors are counted and logged by the decoder, with
     /// stream, shard and sequence number); remembers the last sequence number read.
-    fn decode(&mut self, decoder: &mut Decoder, records: &[Record]) -> Vec<AuditEvent> {
+    /// Whenever [`MAX_CHUNK_BYTES`] of events pile up they are sent on at once, without
+    /// a position, so memory stays bounded however much one response inflates to; the
+    /// rest is returned for the caller to send with the position. `None` when the host
+    /// is gone.
+    async fn decode(
+        &mut self,
+        decoder: &mut Decoder,
+        records: &[Record],
+    ) -> Option<Vec<AuditEvent>> {
         let mut events = Vec::new();
+        let mut pending_bytes = 0usize;
         let mut bytes = 0u64;
         for record in records {
             let data = record.data().as_ref();
@@ -180,7 +195,14 @@ impl Reader {
             decoder.push_kinesis_record(data, &location, &self.shard, sequence);
             while let Some(result) = decoder.pop() {
                 if let Ok(decoded) = result {
+                    pending_bytes += decoded.event.payload().len();
                     events.push(decoded.event);
+                }
+            }
+            if pending_bytes >= MAX_CHUNK_BYTES {
+                pending_bytes = 0;
+                if !self.send_chunk(std::mem::take(&mut events), None).await {
+                    return None;
                 }
             }
         }
@@ -191,7 +213,7 @@ impl Reader {
         if let Some(last) = records.last() {
             self.last_read = Some(last.sequence_number().to_string());
         }
-        events
+        Some(events)
     }
 
     /// Enhanced fan-out: SubscribeToShard, events pushed as they arrive; a new
@@ -230,7 +252,9 @@ impl Reader {
                 match stream.recv().await {
                     Ok(Some(SubscribeToShardEventStream::SubscribeToShardEvent(event))) => {
                         let records = event.records();
-                        let events = self.decode(decoder, records);
+                        let Some(events) = self.decode(decoder, records).await else {
+                            return ShardEnd::Stopped;
+                        };
                         self.shared
                             .metrics
                             .set_lag(&self.shard, event.millis_behind_latest());
@@ -341,12 +365,35 @@ impl Reader {
         }
     }
 
+    /// Sends `events` in chunks of at most [`MAX_CHUNK_BYTES`], each holding its bytes
+    /// of the process's memory budget until the host drops it; only the last chunk
+    /// carries `position`, so the checkpoint moves once all of them were handed on.
     async fn send(&self, events: Vec<AuditEvent>, position: String) -> bool {
+        let mut chunks = chunk_by_bytes(events, MAX_CHUNK_BYTES);
+        let last = chunks.len().saturating_sub(1);
+        for (i, (events, _)) in chunks.drain(..).enumerate() {
+            if !self
+                .send_chunk(events, (i == last).then(|| position.clone()))
+                .await
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Sends one chunk once its bytes fit in the memory budget.
+    async fn send_chunk(&self, events: Vec<AuditEvent>, position: Option<String>) -> bool {
+        let bytes = events.iter().map(|e| e.payload().len()).sum();
+        let Some(permit) = self.shared.budget.acquire(bytes).await else {
+            return false;
+        };
         let batch = Batch {
             source: self.shared.source,
             partition: self.shard.clone(),
             events,
-            position: Some(position),
+            position,
+            budget: Some(permit),
         };
         self.out.send(SourceMessage::Batch(batch)).await.is_ok()
     }
@@ -390,4 +437,41 @@ fn starting_position(start: &ShardStart) -> StartingPosition {
 
 fn timestamp(ns: u64) -> DateTime {
     DateTime::from_secs_and_nanos((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as u32)
+}
+
+/// Splits events into chunks of about `max_bytes` of payload (at least one event each;
+/// always at least one chunk, maybe empty, so a position can travel).
+fn chunk_by_bytes(events: Vec<AuditEvent>, max_bytes: usize) -> Vec<(Vec<AuditEvent>, usize)> {
+    let mut chunks = vec![(Vec::new(), 0usize)];
+    for event in events {
+        let size = event.payload().len();
+        let fits = chunks
+            .last()
+            .is_some_and(|(c, bytes)| c.is_empty() || bytes + size <= max_bytes);
+        if !fits {
+            chunks.push((Vec::new(), 0));
+        }
+        if let Some((chunk, bytes)) = chunks.last_mut() {
+            chunk.push(event);
+            *bytes += size;
+        }
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_respect_the_byte_limit() {
+        let event = |n: usize| AuditEvent::new(vec![b' '; n], 0);
+        let chunks = chunk_by_bytes(vec![event(3), event(3), event(3), event(10), event(1)], 6);
+        let sizes: Vec<Vec<usize>> = chunks
+            .iter()
+            .map(|(c, _)| c.iter().map(|e| e.payload().len()).collect())
+            .collect();
+        assert_eq!(sizes, vec![vec![3, 3], vec![3], vec![10], vec![1]]);
+        assert_eq!(chunk_by_bytes(Vec::new(), 6).len(), 1);
+    }
 }
