@@ -59,7 +59,7 @@ fn rss_stays_flat_at_2000_events_per_second_with_1_mib_events() {
         let mut messages: Vec<String> = (0..199)
             .map(|i| audit_event(&format!("load-{tick}-{i}")).to_string())
             .collect();
-        if tick % 10 == 0 {
+        if tick.is_multiple_of(10) {
             messages.push(big.replace("\"big\"", &format!("\"big-{tick}\"")));
         } else {
             messages.push(audit_event(&format!("load-{tick}-199")).to_string());
