@@ -87,6 +87,12 @@ impl LiveInstance {
         })
     }
 
+    /// True once a finite source (S3 history) was read to its end and every event of
+    /// it was handed to Falco.
+    pub fn finished(&self) -> bool {
+        self.current.is_none() && self.failed.is_none() && self.live.all_ended()
+    }
+
     /// The source's counters.
     pub fn metrics(&self) -> Arc<Metrics> {
         self.metrics.clone()

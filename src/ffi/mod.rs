@@ -259,10 +259,11 @@ impl SourcePluginInstance for Instance {
                 let (added, stats) =
                     live.next_batch(batch, plugin.config.max_batch_events as usize)?;
                 plugin.open_stats = stats;
-                if added == 0 {
-                    return Err(anyhow!("no event yet").context(FailureReason::Timeout));
+                match (added, live.finished()) {
+                    (0, true) => Err(anyhow!("end of input").context(FailureReason::Eof)),
+                    (0, false) => Err(anyhow!("no event yet").context(FailureReason::Timeout)),
+                    _ => Ok(()),
                 }
-                Ok(())
             }
         })
     }
@@ -388,7 +389,7 @@ fn open_source(
             tracing::info!(path = %path.display(), "Replaying audit logs.");
             Ok(Instance::Replay(Box::new(Replay { decoder, panic_at })))
         }
-        spec @ SourceSpec::Kinesis(_) => {
+        spec @ (SourceSpec::Kinesis(_) | SourceSpec::S3(_)) => {
             Ok(Instance::Live(Box::new(LiveInstance::open(spec, config)?)))
         }
     }

@@ -111,6 +111,27 @@ impl LiveSources {
                     runtime.spawn_blocking(move || replay_file(index, partition, decoder, out));
                     None
                 }
+                SourceSpec::S3(s3_spec) => {
+                    let region = s3_spec.region.clone().or(options.region.clone());
+                    let sdk = runtime.block_on(crate::aws::sdk_config(
+                        region.as_deref(),
+                        options.profile.as_deref(),
+                        s3_spec.assume_role.as_ref(),
+                    ));
+                    let context = crate::sources::s3::Context {
+                        source: index,
+                        spec: (**s3_spec).clone(),
+                        sdk,
+                        decode: options.decode.clone(),
+                        checkpoints: checkpoints.source(&key),
+                        out: tx.clone(),
+                        shutdown: shutdown_rx.clone(),
+                        metrics: metrics.clone(),
+                        budget: budget.clone(),
+                    };
+                    tasks.push(runtime.spawn(crate::sources::s3::run(context)));
+                    None
+                }
                 SourceSpec::Kinesis(kinesis_spec) => {
                     let (commit_tx, commit_rx) = mpsc::unbounded_channel();
                     let checkpoints = if kinesis_spec.lease_table.is_some() {

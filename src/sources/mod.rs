@@ -14,6 +14,7 @@ use crate::event::AuditEvent;
 pub mod budget;
 pub mod kinesis;
 pub mod live;
+pub mod s3;
 pub mod spec;
 
 pub use spec::{KinesisSpec, SourceSpec, SpecError, StartPosition, parse_open_params};

@@ -23,6 +23,8 @@ pub enum SourceSpec {
     File(PathBuf),
     /// Read a Kinesis data stream, forever.
     Kinesis(Box<KinesisSpec>),
+    /// Read exported audit logs from S3, object by object, then end.
+    S3(Box<S3Spec>),
 }
 
 impl SourceSpec {
@@ -32,6 +34,7 @@ impl SourceSpec {
         match self {
             Self::File(path) => format!("file:{}", path.display()),
             Self::Kinesis(spec) => spec.key(),
+            Self::S3(spec) => spec.key(),
         }
     }
 }
@@ -246,6 +249,9 @@ pub fn parse_open_params(params: &str) -> Result<SourceSpec, SpecError> {
         }
         return Ok(SourceSpec::File(PathBuf::from(path)));
     }
+    if let Some(rest) = params.strip_prefix("s3://") {
+        return parse_s3(params, rest).map(|spec| SourceSpec::S3(Box::new(spec)));
+    }
     if let Some(rest) = params.strip_prefix("kinesis://") {
         return parse_kinesis(params, rest).map(|spec| SourceSpec::Kinesis(Box::new(spec)));
     }
@@ -290,9 +296,7 @@ fn parse_kinesis(given: &str, rest: &str) -> Result<KinesisSpec, SpecError> {
         }
         KinesisSpec::new(&target)
     };
-    let mut role_arn = None;
-    let mut external_id = None;
-    let mut session_name = None;
+    let mut role = RoleKeys::default();
     for (key, value) in parse_query(given, query)? {
         let value_ref = value.as_str();
         match key.as_str() {
@@ -316,33 +320,7 @@ fn parse_kinesis(given: &str, rest: &str) -> Result<KinesisSpec, SpecError> {
             "start" => {
                 spec.start = parse_start(value_ref).map_err(|w| bad(given, &key, value_ref, w))?
             }
-            "role_arn" => {
-                if !value.starts_with("arn:") || !value.contains(":role/") {
-                    return Err(bad(
-                        given,
-                        &key,
-                        value_ref,
-                        "not an IAM role ARN (arn:aws:iam::<account>:role/<name>)".into(),
-                    ));
-                }
-                role_arn = Some(value);
-            }
-            "external_id" => external_id = Some(value),
-            "session_name" => {
-                let valid = (2..=64).contains(&value.len())
-                    && value
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "=,.@-_".contains(c));
-                if !valid {
-                    return Err(bad(
-                        given,
-                        &key,
-                        value_ref,
-                        "2 to 64 characters of [A-Za-z0-9=,.@_-]".into(),
-                    ));
-                }
-                session_name = Some(value);
-            }
+            "role_arn" | "external_id" | "session_name" => role.take(given, &key, value)?,
             "lease_table" => {
                 let valid = (3..=255).contains(&value.len())
                     && value
@@ -396,22 +374,153 @@ fn parse_kinesis(given: &str, rest: &str) -> Result<KinesisSpec, SpecError> {
             }
         }
     }
-    match role_arn {
-        Some(role_arn) => {
-            spec.assume_role = Some(AssumeRole {
-                role_arn,
-                external_id,
-                session_name: session_name.unwrap_or_else(|| "eksaudit".to_string()),
-            })
-        }
-        None => {
-            for (key, value) in [("external_id", external_id), ("session_name", session_name)] {
-                if let Some(value) = value {
-                    return Err(bad(given, key, &value, "only with role_arn".into()));
+    spec.assume_role = role.finish(given)?;
+    Ok(spec)
+}
+
+/// The `role_arn`, `external_id` and `session_name` keys every AWS source takes.
+#[derive(Debug, Default)]
+struct RoleKeys {
+    role_arn: Option<String>,
+    external_id: Option<String>,
+    session_name: Option<String>,
+}
+
+impl RoleKeys {
+    fn take(&mut self, given: &str, key: &str, value: String) -> Result<(), SpecError> {
+        match key {
+            "role_arn" => {
+                if !value.starts_with("arn:") || !value.contains(":role/") {
+                    return Err(bad(
+                        given,
+                        key,
+                        &value,
+                        "not an IAM role ARN (arn:aws:iam::<account>:role/<name>)".into(),
+                    ));
                 }
+                self.role_arn = Some(value);
+            }
+            "external_id" => self.external_id = Some(value),
+            _ => {
+                let valid = (2..=64).contains(&value.len())
+                    && value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "=,.@-_".contains(c));
+                if !valid {
+                    return Err(bad(
+                        given,
+                        key,
+                        &value,
+                        "2 to 64 characters of [A-Za-z0-9=,.@_-]".into(),
+                    ));
+                }
+                self.session_name = Some(value);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self, given: &str) -> Result<Option<AssumeRole>, SpecError> {
+        match self.role_arn {
+            Some(role_arn) => Ok(Some(AssumeRole {
+                role_arn,
+                external_id: self.external_id,
+                session_name: self.session_name.unwrap_or_else(|| "eksaudit".to_string()),
+            })),
+            None => {
+                for (key, value) in [
+                    ("external_id", self.external_id),
+                    ("session_name", self.session_name),
+                ] {
+                    if let Some(value) = value {
+                        return Err(bad(given, key, &value, "only with role_arn".into()));
+                    }
+                }
+                Ok(None)
             }
         }
     }
+}
+
+/// An `s3://` spec: CloudWatch Logs exports and Firehose deliveries of audit logs,
+/// read object by object in key order, then the source ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Spec {
+    /// The bucket.
+    pub bucket: String,
+    /// The key prefix (may be empty).
+    pub prefix: String,
+    /// The region (default: the SDK's chain).
+    pub region: Option<String>,
+    /// Start after this key when there is no checkpoint.
+    pub start_after: Option<String>,
+    /// A role to assume.
+    pub assume_role: Option<AssumeRole>,
+}
+
+impl S3Spec {
+    /// `s3:<bucket>/<prefix>`.
+    pub fn key(&self) -> String {
+        format!("s3:{}/{}", self.bucket, self.prefix)
+    }
+}
+
+/// The keys `s3://` takes.
+pub const S3_KEYS: &[(&str, &str)] = &[
+    ("region", "AWS region of the bucket (default: the SDK's)"),
+    (
+        "start_after",
+        "begin after this object key when there is no checkpoint",
+    ),
+    ("role_arn", "IAM role to assume (cross-account reading)"),
+    ("external_id", "ExternalId the role's trust policy requires"),
+    ("session_name", "STS session name (default eksaudit)"),
+];
+
+fn parse_s3(given: &str, rest: &str) -> Result<S3Spec, SpecError> {
+    let (target, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let target = percent_decode(target).map_err(|why| bad(given, "bucket", target, why))?;
+    let (bucket, prefix) = target.split_once('/').unwrap_or((&target, ""));
+    let valid_bucket = (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-".contains(c));
+    if !valid_bucket {
+        return Err(bad(
+            given,
+            "bucket",
+            bucket,
+            "a bucket name has 3 to 63 characters [a-z0-9.-]: give s3://<bucket>/<prefix>".into(),
+        ));
+    }
+    let mut spec = S3Spec {
+        bucket: bucket.to_string(),
+        prefix: prefix.to_string(),
+        region: None,
+        start_after: None,
+        assume_role: None,
+    };
+    let mut role = RoleKeys::default();
+    for (key, value) in parse_query(given, query)? {
+        match key.as_str() {
+            "region" if !value.is_empty() => spec.region = Some(value),
+            "start_after" => spec.start_after = Some(value),
+            "role_arn" | "external_id" | "session_name" => role.take(given, &key, value)?,
+            _ => {
+                return Err(SpecError::UnknownKey {
+                    given: given.to_string(),
+                    scheme: "s3://",
+                    key,
+                    known: S3_KEYS
+                        .iter()
+                        .map(|(k, _)| *k)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+        }
+    }
+    spec.assume_role = role.finish(given)?;
     Ok(spec)
 }
 
@@ -591,6 +700,23 @@ mod tests {
         assert!(error("kinesis://s?role_arn=bob").contains("not an IAM role ARN"));
         assert!(error("kinesis://s?lease_table=a b").contains("DynamoDB table name"));
         assert!(error("kinesis://s?region=%zz").contains("bad percent escape"));
+    }
+
+    #[test]
+    fn s3_specs() {
+        let spec = match parse_open_params(
+            "s3://audit-archive/eks/prod/?region=eu-west-1&start_after=eks/prod/2026/01",
+        ) {
+            Ok(SourceSpec::S3(s)) => *s,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(spec.bucket, "audit-archive");
+        assert_eq!(spec.prefix, "eks/prod/");
+        assert_eq!(spec.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(spec.start_after.as_deref(), Some("eks/prod/2026/01"));
+        assert!(error("s3://A_B/x").contains("bucket name"));
+        assert!(error("s3://bucket?lease_table=x").contains("unknown key"));
+        assert!(error("s3://bucket?external_id=x").contains("only with role_arn"));
     }
 
     #[test]

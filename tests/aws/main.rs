@@ -17,4 +17,5 @@ mod leases;
 mod load;
 mod proxy;
 mod resharding;
+mod s3;
 mod support;

@@ -134,8 +134,8 @@ impl Metrics {
         self.decode.lock().map(|d| d.clone()).unwrap_or_default()
     }
 
-    /// Moves a shard decoder's counters into the source's.
-    fn merge_decode(&self, decoder: &mut Decoder) {
+    /// Moves a decoder's counters into the source's.
+    pub fn merge_decode(&self, decoder: &mut Decoder) {
         let stats = decoder.take_stats();
         if let Ok(mut total) = self.decode.lock() {
             total.add(&stats);
