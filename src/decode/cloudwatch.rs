@@ -6,7 +6,7 @@ use memchr::memmem;
 
 use super::{DecodeErrorKind, Decoder, Location, audit};
 use crate::event::{SourceMeta, TopIndex};
-use crate::json::{Json, Kind, compact_members};
+use crate::json::{Json, Kind, Scanned, compact_members};
 
 /// The suffix CloudWatch puts on a message it cut short.
 const TRUNCATED_SUFFIX: &[u8] = b"[Truncated...]";
@@ -82,30 +82,7 @@ pub(super) fn envelope(decoder: &mut Decoder, doc: Json<'_>, location: &Location
     deliver(decoder, header, log_events.is_some(), events, location);
 }
 
-/// The typed fast path: a subscription envelope as CloudWatch writes it.
-#[derive(serde::Deserialize)]
-struct TypedEnvelope<'a> {
-    #[serde(rename = "messageType", borrow)]
-    message_type: Cow<'a, str>,
-    #[serde(default, borrow)]
-    owner: Option<Cow<'a, str>>,
-    #[serde(rename = "logGroup", default, borrow)]
-    log_group: Option<Cow<'a, str>>,
-    #[serde(rename = "logStream", default, borrow)]
-    log_stream: Option<Cow<'a, str>>,
-    #[serde(rename = "logEvents", borrow)]
-    log_events: Vec<TypedLogEvent<'a>>,
-}
-
-#[derive(serde::Deserialize)]
-struct TypedLogEvent<'a> {
-    #[serde(default, borrow)]
-    id: Option<&'a serde_json::value::RawValue>,
-    #[serde(borrow)]
-    message: Cow<'a, str>,
-}
-
-/// Whether a document starts like a CloudWatch envelope (worth the typed fast path).
+/// Whether a document starts like a CloudWatch envelope (worth the fast path).
 pub(super) fn looks_like_envelope(document: &[u8]) -> bool {
     let head = document.trim_ascii_start();
     head.starts_with(br#"{"messageType""#) || head.starts_with(br#"{"logEvents""#)
@@ -117,59 +94,377 @@ pub(super) enum Prefix {
     Consumed(usize),
     /// The buffer ends inside the envelope.
     Incomplete,
-    /// serde refused it: leave it to the exact path.
+    /// The fast path refused it: leave it to the exact path.
     Refused,
 }
 
-/// Decodes the envelope at the start of `buffer` in one serde pass (framing, validation
-/// and unescaping of every message at once).
+/// Decodes the envelope at the start of `buffer` in one pass that frames it, validates
+/// it and unescapes every message straight into the decoder's message buffer; then
+/// decodes the messages from there.
 pub(super) fn typed_envelope_prefix(
     decoder: &mut Decoder,
     buffer: &[u8],
     location: &Location,
 ) -> Prefix {
-    let mut stream = serde_json::Deserializer::from_slice(buffer).into_iter::<TypedEnvelope<'_>>();
-    match stream.next() {
-        Some(Ok(envelope)) => {
-            let consumed = stream.byte_offset();
-            decode_typed(decoder, envelope, location);
-            Prefix::Consumed(consumed)
+    let mut fast = std::mem::take(&mut decoder.envelope);
+    let result = fast.parse(buffer);
+    let prefix = match result {
+        Ok(header) => {
+            deliver_fast(decoder, &mut fast, header, location);
+            Prefix::Consumed(fast.end)
         }
-        Some(Err(e)) if e.is_eof() => Prefix::Incomplete,
-        _ => Prefix::Refused,
+        Err(Fail::Incomplete) => Prefix::Incomplete,
+        Err(Fail::Refused) => Prefix::Refused,
+    };
+    decoder.envelope = fast;
+    prefix
+}
+
+/// Decodes a complete envelope document on the fast path. Returns false, having done
+/// nothing, when the fast path refuses it: the caller then takes the exact path, which
+/// reports problems precisely.
+pub(super) fn typed_envelope(decoder: &mut Decoder, document: &[u8], location: &Location) -> bool {
+    let mut fast = std::mem::take(&mut decoder.envelope);
+    let done = match fast.parse(document) {
+        Ok(header) if document[fast.end..].iter().all(u8::is_ascii_whitespace) => {
+            deliver_fast(decoder, &mut fast, header, location);
+            true
+        }
+        _ => false,
+    };
+    decoder.envelope = fast;
+    done
+}
+
+fn deliver_fast(
+    decoder: &mut Decoder,
+    fast: &mut FastEnvelope,
+    header: Header,
+    location: &Location,
+) {
+    let text = &fast.text;
+    let events = fast.messages.drain(..).map(|(id, span)| {
+        let message = &text[span.0 as usize..span.1 as usize];
+        (id, Some(Cow::Borrowed(message)))
+    });
+    deliver(decoder, header, true, events, location);
+}
+
+/// Why the fast path stopped.
+#[derive(Debug, PartialEq, Eq)]
+enum Fail {
+    /// The input ended inside the envelope.
+    Incomplete,
+    /// Anything the exact path must judge: invalid JSON, duplicate or escaped keys,
+    /// unexpected types, a log event without a message.
+    Refused,
+}
+
+type Parsed<T> = Result<T, Fail>;
+
+/// The fast path's reusable state: every message of the envelope, unescaped back to
+/// back into one buffer, and where each is.
+#[derive(Debug, Default)]
+pub(super) struct FastEnvelope {
+    /// Unescaped messages. Kept at its high-water length (never shrunk), so writing into
+    /// it is a plain store.
+    text: Vec<u8>,
+    /// Each log event's id and the span of its message in `text`.
+    messages: Vec<(String, (u32, u32))>,
+    /// Where the envelope ended in the input.
+    end: usize,
+}
+
+#[inline]
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\n' | b'\r' | b'\t')
+}
+
+/// A cursor over the envelope bytes.
+struct Cursor<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// The next byte after whitespace (not consumed).
+    #[inline]
+    fn peek(&mut self) -> Parsed<u8> {
+        while let Some(&b) = self.s.get(self.i) {
+            if !is_ws(b) {
+                return Ok(b);
+            }
+            self.i += 1;
+        }
+        Err(Fail::Incomplete)
+    }
+
+    #[inline]
+    fn expect(&mut self, want: u8) -> Parsed<()> {
+        if self.peek()? == want {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(Fail::Refused)
+        }
+    }
+
+    /// A string without escapes or control characters: its contents.
+    fn plain_string(&mut self) -> Parsed<&'a [u8]> {
+        self.expect(b'"')?;
+        let start = self.i;
+        let end = crate::json::swar::string_special(self.s, start);
+        match self.s.get(end) {
+            None => Err(Fail::Incomplete),
+            Some(b'"') => {
+                self.i = end + 1;
+                Ok(&self.s[start..end])
+            }
+            Some(_) => Err(Fail::Refused),
+        }
+    }
+
+    /// A member name, then its colon.
+    fn key(&mut self) -> Parsed<&'a [u8]> {
+        let key = self.plain_string()?;
+        self.expect(b':')?;
+        Ok(key)
+    }
+
+    /// `null` (None) or a plain UTF-8 string.
+    fn optional_text(&mut self) -> Parsed<Option<String>> {
+        if self.peek()? == b'n' {
+            self.skip_value()?;
+            return Ok(None);
+        }
+        let text = self.plain_string()?;
+        match std::str::from_utf8(text) {
+            Ok(text) => Ok(Some(text.to_string())),
+            Err(_) => Err(Fail::Refused),
+        }
+    }
+
+    /// Validates and skips any value.
+    fn skip_value(&mut self) -> Parsed<()> {
+        self.peek()?;
+        match crate::json::scan(self.s, self.i, false) {
+            Ok(Scanned::Complete { end, .. }) => {
+                self.i = end;
+                Ok(())
+            }
+            Ok(Scanned::NeedMore) => Err(Fail::Incomplete),
+            Err(_) => Err(Fail::Refused),
+        }
+    }
+
+    /// After a member or element: true for `,`, false for `close`.
+    fn more(&mut self, close: u8) -> Parsed<bool> {
+        match self.peek()? {
+            b',' => {
+                self.i += 1;
+                Ok(true)
+            }
+            b if b == close => {
+                self.i += 1;
+                Ok(false)
+            }
+            _ => Err(Fail::Refused),
+        }
     }
 }
 
-/// Decodes an envelope in one serde pass. Returns false, having done nothing, when serde
-/// refuses the document: the caller then takes the exact path, which reports problems
-/// precisely.
-pub(super) fn typed_envelope(decoder: &mut Decoder, document: &[u8], location: &Location) -> bool {
-    let Ok(envelope) = serde_json::from_slice::<TypedEnvelope<'_>>(document) else {
-        return false;
-    };
-    decode_typed(decoder, envelope, location);
-    true
+impl FastEnvelope {
+    /// Parses the envelope at the start of `s` (after whitespace).
+    fn parse(&mut self, s: &[u8]) -> Parsed<Header> {
+        self.messages.clear();
+        self.end = 0;
+        // Unescaping never lengthens text, so the input's size bounds every message.
+        if self.text.len() < s.len() + 8 {
+            self.text.resize(s.len() + 8, 0);
+        }
+        let mut c = Cursor { s, i: 0 };
+        c.expect(b'{')?;
+        let mut message_type = None;
+        let (mut owner, mut log_group, mut log_stream) = (None, None, None);
+        let mut seen = [false; 5];
+        let mut log_events = false;
+        if c.peek()? == b'}' {
+            return Err(Fail::Refused);
+        }
+        let mut out = 0usize;
+        loop {
+            let key = c.key()?;
+            let slot = match key {
+                b"messageType" => 0,
+                b"owner" => 1,
+                b"logGroup" => 2,
+                b"logStream" => 3,
+                b"logEvents" => 4,
+                _ => {
+                    c.skip_value()?;
+                    if c.more(b'}')? {
+                        continue;
+                    }
+                    break;
+                }
+            };
+            if std::mem::replace(&mut seen[slot], true) {
+                return Err(Fail::Refused);
+            }
+            match slot {
+                0 => {
+                    let text = c.plain_string()?;
+                    let text = std::str::from_utf8(text).map_err(|_| Fail::Refused)?;
+                    message_type = Some(text.to_string());
+                }
+                1 => owner = c.optional_text()?,
+                2 => log_group = c.optional_text()?,
+                3 => log_stream = c.optional_text()?,
+                _ => {
+                    out = self.log_events(&mut c, out)?;
+                    log_events = true;
+                }
+            }
+            if !c.more(b'}')? {
+                break;
+            }
+        }
+        let Some(message_type) = message_type.filter(|_| log_events) else {
+            return Err(Fail::Refused);
+        };
+        self.end = c.i;
+        Ok(Header {
+            message_type_raw: format!("{message_type:?}"),
+            message_type: Some(message_type),
+            log_group,
+            log_stream,
+            owner,
+        })
+    }
+
+    /// `logEvents`: each message unescaped into `text` from `out` on; answers where the
+    /// next one goes.
+    fn log_events(&mut self, c: &mut Cursor<'_>, mut out: usize) -> Parsed<usize> {
+        c.expect(b'[')?;
+        if c.peek()? == b']' {
+            c.i += 1;
+            return Ok(out);
+        }
+        loop {
+            c.expect(b'{')?;
+            let mut id = None;
+            let mut message = None;
+            if c.peek()? != b'}' {
+                loop {
+                    match c.key()? {
+                        b"id" => {
+                            if id.is_some() || c.peek()? != b'"' {
+                                return Err(Fail::Refused);
+                            }
+                            let text = c.plain_string()?;
+                            let text = std::str::from_utf8(text).map_err(|_| Fail::Refused)?;
+                            id = Some(text.to_string());
+                        }
+                        b"message" => {
+                            if message.is_some() || c.peek()? != b'"' {
+                                return Err(Fail::Refused);
+                            }
+                            let end = unescape_into(c, &mut self.text, out)?;
+                            message = Some((out as u32, end as u32));
+                            out = end;
+                        }
+                        _ => c.skip_value()?,
+                    }
+                    if !c.more(b'}')? {
+                        break;
+                    }
+                }
+            } else {
+                c.i += 1;
+            }
+            let message = message.ok_or(Fail::Refused)?;
+            self.messages.push((id.unwrap_or_default(), message));
+            if !c.more(b']')? {
+                return Ok(out);
+            }
+        }
+    }
 }
 
-fn decode_typed(decoder: &mut Decoder, envelope: TypedEnvelope<'_>, location: &Location) {
-    let header = Header {
-        message_type_raw: format!("{:?}", envelope.message_type),
-        message_type: Some(envelope.message_type.into_owned()),
-        log_group: envelope.log_group.map(Cow::into_owned),
-        log_stream: envelope.log_stream.map(Cow::into_owned),
-        owner: envelope.owner.map(Cow::into_owned),
-    };
-    let events = envelope.log_events.into_iter().map(|e| {
-        let id =
-            e.id.map(|raw| raw.get().trim_matches('"').to_string())
-                .unwrap_or_default();
-        let message = match e.message {
-            Cow::Borrowed(m) => Cow::Borrowed(m.as_bytes()),
-            Cow::Owned(m) => Cow::Owned(m.into_bytes()),
+/// Unescapes the JSON string at the cursor (at its opening quote) into `text` at `out`;
+/// answers where its contents end in `text`. Escapes follow [`crate::json::unescape`]
+/// (fastjson's rules), which is what the exact path gives for the same message.
+///
+/// Eight bytes at a time: each word is stored whole, then the cursor moves to the first
+/// quote, backslash or control byte in it. `text` must hold the rest of the input plus 8.
+fn unescape_into(c: &mut Cursor<'_>, text: &mut [u8], mut out: usize) -> Parsed<usize> {
+    let s = c.s;
+    let mut i = c.i + 1;
+    loop {
+        while i + 8 <= s.len() {
+            let word: [u8; 8] = s[i..i + 8].try_into().expect("8 bytes");
+            text[out..out + 8].copy_from_slice(&word);
+            let stop = crate::json::swar::special_in_word(u64::from_le_bytes(word));
+            if stop == 8 {
+                i += 8;
+                out += 8;
+            } else {
+                i += stop;
+                out += stop;
+                break;
+            }
+        }
+        let Some(&b) = s.get(i) else {
+            return Err(Fail::Incomplete);
         };
-        (id, Some(message))
-    });
-    deliver(decoder, header, true, events, location);
+        match b {
+            b'"' => {
+                c.i = i + 1;
+                return Ok(out);
+            }
+            b'\\' => {
+                let Some(&e) = s.get(i + 1) else {
+                    return Err(Fail::Incomplete);
+                };
+                let byte = match e {
+                    b'"' | b'\\' | b'/' => e,
+                    b'b' => 0x08,
+                    b'f' => 0x0c,
+                    b'n' => b'\n',
+                    b'r' => b'\r',
+                    b't' => b'\t',
+                    b'u' => {
+                        // A run of \uXXXX escapes, decoded together (surrogate pairs).
+                        let start = i;
+                        while s.get(i) == Some(&b'\\') && s.get(i + 1) == Some(&b'u') {
+                            let Some(hex) = s.get(i + 2..i + 6) else {
+                                return Err(Fail::Incomplete);
+                            };
+                            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                return Err(Fail::Refused);
+                            }
+                            i += 6;
+                        }
+                        let decoded = crate::json::unescape(&s[start..i]);
+                        text[out..out + decoded.len()].copy_from_slice(&decoded);
+                        out += decoded.len();
+                        continue;
+                    }
+                    _ => return Err(Fail::Refused),
+                };
+                text[out] = byte;
+                out += 1;
+                i += 2;
+            }
+            0..0x20 => return Err(Fail::Refused),
+            _ => {
+                // Fewer than 8 bytes left: one at a time.
+                text[out] = b;
+                out += 1;
+                i += 1;
+            }
+        }
+    }
 }
 
 /// Decodes the log events of an envelope once its header is known.
