@@ -401,16 +401,22 @@ fn unescape_into(c: &mut Cursor<'_>, text: &mut [u8], mut out: usize) -> Parsed<
     let s = c.s;
     let mut i = c.i + 1;
     loop {
-        while i + 8 <= s.len() {
-            let word: [u8; 8] = s[i..i + 8].try_into().expect("8 bytes");
-            text[out..out + 8].copy_from_slice(&word);
-            let stop = crate::json::swar::special_in_word(u64::from_le_bytes(word));
-            if stop == 8 {
-                i += 8;
-                out += 8;
-            } else {
-                i += stop;
-                out += stop;
+        while let (Some(word), Some(dst)) = (
+            s.get(i..).and_then(<[u8]>::first_chunk::<8>),
+            text.get_mut(out..).and_then(<[u8]>::first_chunk_mut::<8>),
+        ) {
+            *dst = *word;
+            let stop = crate::json::swar::special_in_word(u64::from_le_bytes(*word));
+            i += stop;
+            out += stop;
+            if stop < 8 {
+                // The usual escape, an escaped quote, handled on the spot.
+                if s.get(i) == Some(&b'\\') && s.get(i + 1) == Some(&b'"') {
+                    text[out] = b'"';
+                    out += 1;
+                    i += 2;
+                    continue;
+                }
                 break;
             }
         }

@@ -297,6 +297,8 @@ pub struct Decoder {
     inflater: Option<inflate::Inflater>,
     /// The envelope fast path's buffers (unescaped messages), reused.
     envelope: cloudwatch::FastEnvelope,
+    /// The last source metadata seen and its annotation members, escaped.
+    escaped_meta: (crate::event::SourceMeta, crate::event::EscapedMeta),
 }
 
 impl Decoder {
@@ -311,6 +313,7 @@ impl Decoder {
             inflate: Vec::new(),
             inflater: None,
             envelope: cloudwatch::FastEnvelope::default(),
+            escaped_meta: Default::default(),
         }
     }
 
