@@ -6,7 +6,7 @@ use memchr::memmem;
 
 use super::{DecodeErrorKind, Decoder, Location, audit};
 use crate::event::{SourceMeta, TopIndex};
-use crate::json::{Json, Kind, Scanned, compact_members};
+use crate::json::{Json, Kind, Member, Scanned, compact_members};
 
 /// The suffix CloudWatch puts on a message it cut short.
 const TRUNCATED_SUFFIX: &[u8] = b"[Truncated...]";
@@ -77,7 +77,7 @@ pub(super) fn envelope(decoder: &mut Decoder, doc: Json<'_>, location: &Location
             let id = id
                 .map(|id| String::from_utf8_lossy(&id.text()).into_owned())
                 .unwrap_or_default();
-            (id, message.and_then(Json::str))
+            (id, message.and_then(Json::str), None)
         });
     deliver(decoder, header, log_events.is_some(), events, location);
 }
@@ -142,10 +142,11 @@ fn deliver_fast(
     header: Header,
     location: &Location,
 ) {
-    let text = &fast.text;
-    let events = fast.messages.drain(..).map(|(id, span)| {
+    let (text, members) = (&fast.text, &fast.members);
+    let events = fast.messages.drain(..).map(|(id, span, range)| {
         let message = &text[span.0 as usize..span.1 as usize];
-        (id, Some(Cow::Borrowed(message)))
+        let members = range.map(|(from, to)| &members[from as usize..to as usize]);
+        (id, Some(Cow::Borrowed(message)), members)
     });
     deliver(decoder, header, true, events, location);
 }
@@ -162,6 +163,9 @@ enum Fail {
 
 type Parsed<T> = Result<T, Fail>;
 
+/// A start and end offset.
+type Span = (u32, u32);
+
 /// The fast path's reusable state: every message of the envelope, unescaped back to
 /// back into one buffer, and where each is.
 #[derive(Debug, Default)]
@@ -169,8 +173,11 @@ pub(super) struct FastEnvelope {
     /// Unescaped messages. Kept at its high-water length (never shrunk), so writing into
     /// it is a plain store.
     text: Vec<u8>,
-    /// Each log event's id and the span of its message in `text`.
-    messages: Vec<(String, (u32, u32))>,
+    /// Each log event's id, the span of its message in `text`, and the range of its
+    /// root members in `members` when the message was validated while unescaped.
+    messages: Vec<(String, Span, Option<Span>)>,
+    /// Root members of the validated messages (offsets relative to each message).
+    members: Vec<Member>,
     /// Where the envelope ended in the input.
     end: usize,
 }
@@ -277,6 +284,7 @@ impl FastEnvelope {
     /// Parses the envelope at the start of `s` (after whitespace).
     fn parse(&mut self, s: &[u8]) -> Parsed<Header> {
         self.messages.clear();
+        self.members.clear();
         self.end = 0;
         // Unescaping never lengthens text, so the input's size bounds every message.
         if self.text.len() < s.len() + 8 {
@@ -369,8 +377,16 @@ impl FastEnvelope {
                             if message.is_some() || c.peek()? != b'"' {
                                 return Err(Fail::Refused);
                             }
-                            let end = unescape_into(c, &mut self.text, out)?;
-                            message = Some((out as u32, end as u32));
+                            let mark = self.members.len();
+                            let (end, members) =
+                                match fused_message(c, &mut self.text, out, &mut self.members) {
+                                    Some(valid) => (valid.end, Some(valid.members)),
+                                    None => {
+                                        self.members.truncate(mark);
+                                        (unescape_into(c, &mut self.text, out)?, None)
+                                    }
+                                };
+                            message = Some(((out as u32, end as u32), members));
                             out = end;
                         }
                         _ => c.skip_value()?,
@@ -382,8 +398,8 @@ impl FastEnvelope {
             } else {
                 c.i += 1;
             }
-            let message = message.ok_or(Fail::Refused)?;
-            self.messages.push((id.unwrap_or_default(), message));
+            let (span, members) = message.ok_or(Fail::Refused)?;
+            self.messages.push((id.unwrap_or_default(), span, members));
             if !c.more(b']')? {
                 return Ok(out);
             }
@@ -478,7 +494,7 @@ fn deliver<'m>(
     decoder: &mut Decoder,
     header: Header,
     has_log_events: bool,
-    events: impl Iterator<Item = (String, Option<Cow<'m, [u8]>>)>,
+    events: impl Iterator<Item = (String, Option<Cow<'m, [u8]>>, Option<&'m [Member]>)>,
     location: &Location,
 ) {
     match header.message_type.as_deref() {
@@ -517,11 +533,12 @@ fn deliver<'m>(
         log_group: header.log_group,
         log_stream: header.log_stream,
     };
-    for (i, (id, message)) in events.enumerate() {
+    for (i, (id, message, members)) in events.enumerate() {
         let at = location.with_log_event(i, id);
-        match message {
-            Some(message) => self::message(decoder, message, &meta, &at),
-            None => {
+        match (message, members) {
+            (Some(message), Some(members)) => validated(decoder, &message, members, &meta, &at),
+            (Some(message), None) => self::message(decoder, message, &meta, &at),
+            (None, _) => {
                 let detail = "CloudWatch log event without a string message".to_string();
                 decoder.error(DecodeErrorKind::BadEnvelope, at, None, detail);
             }
@@ -539,6 +556,22 @@ fn skip_non_audit_stream(decoder: &mut Decoder, stream: &str, log_events: u64) {
             "Skipping log events of a log stream that is not an audit stream (reported once per stream)."
         );
     }
+}
+
+/// Decodes a message the fast path validated (compact JSON) while unescaping it, with its
+/// root members: what [`message`] does after its validating pass.
+fn validated(
+    decoder: &mut Decoder,
+    text: &[u8],
+    members: &[Member],
+    meta: &SourceMeta,
+    location: &Location,
+) {
+    if is_truncated(text) {
+        return message(decoder, Cow::Borrowed(text), meta, location);
+    }
+    let index = (!members.is_empty()).then(|| TopIndex::from_members(text, members));
+    audit::payload(decoder, Json::new(text), index, meta, location);
 }
 
 /// Decodes one CloudWatch message: audit JSON as the API server wrote it.
@@ -574,4 +607,333 @@ fn message(decoder: &mut Decoder, text: Cow<'_, [u8]>, meta: &SourceMeta, locati
         audit::payload(decoder, Json::new(&json), index, meta, location);
     }
     decoder.members = members;
+}
+
+/// A message validated while it was unescaped: where it is in the message buffer, and its
+/// root object's members (offsets relative to the message), as
+/// [`crate::json::compact_members`] would have recorded them.
+#[derive(Debug, Clone, Copy)]
+struct Validated {
+    end: usize,
+    /// Range of this message's members in [`FastEnvelope::members`].
+    members: (u32, u32),
+}
+
+/// How a message token ended the structural walk.
+const END: u8 = 0;
+
+/// The fused pass over one message: unescapes the envelope string at the cursor (at its
+/// opening quote) into `text` at `out` and, in the same pass, validates the message as
+/// compact JSON and records its root members. `None` when the message is anything but
+/// compact, valid JSON whose envelope-level escapes are only `\"`, `\\` and `\/` (so the
+/// bytes can be read as they come): the caller then unescapes it alone and the exact
+/// checks judge it, so every answer stays the validating scanner's.
+///
+/// In the envelope text, a message-level quote is `\"`, a message-level backslash `\\`;
+/// structure, numbers and literals are plain bytes.
+fn fused_message(
+    c: &mut Cursor<'_>,
+    text: &mut [u8],
+    out: usize,
+    members: &mut Vec<Member>,
+) -> Option<Validated> {
+    let s = c.s;
+    let start = out;
+    let mut out = out;
+    let mut i = c.i + 1;
+    let first_member = members.len();
+    let mut stack = [0u8; crate::json::MAX_DEPTH];
+    let mut depth = 0usize;
+    // Root member being read: key span, value start (relative to the message).
+    let mut key = (0u32, 0u32);
+    let mut value_start = 0u32;
+
+    // The next message-level structural byte: `"` for `\"`, END for the envelope string's
+    // closing quote; `None` for anything else that is not a plain byte.
+    macro_rules! next {
+        () => {
+            match s.get(i) {
+                Some(b'\\') if s.get(i + 1) == Some(&b'"') => {
+                    i += 2;
+                    b'"'
+                }
+                Some(b'"') => {
+                    i += 1;
+                    END
+                }
+                Some(&b) if b > b' ' && b != b'\\' => {
+                    i += 1;
+                    b
+                }
+                _ => return None,
+            }
+        };
+    }
+    macro_rules! emit {
+        ($b:expr) => {{
+            *text.get_mut(out)? = $b;
+            out += 1;
+        }};
+    }
+    // The rest of a message-level string whose opening quote was read and emitted.
+    macro_rules! string {
+        () => {{
+            loop {
+                while let (Some(word), Some(dst)) = (
+                    s.get(i..).and_then(<[u8]>::first_chunk::<8>),
+                    text.get_mut(out..).and_then(<[u8]>::first_chunk_mut::<8>),
+                ) {
+                    *dst = *word;
+                    let stop = crate::json::swar::special_in_word(u64::from_le_bytes(*word));
+                    i += stop;
+                    out += stop;
+                    if stop < 8 {
+                        break;
+                    }
+                }
+                match (s.get(i), s.get(i + 1)) {
+                    (Some(b'\\'), Some(b'"')) => {
+                        i += 2;
+                        emit!(b'"');
+                        break;
+                    }
+                    (Some(b'\\'), Some(b'/')) => {
+                        i += 2;
+                        emit!(b'/');
+                    }
+                    (Some(b'\\'), Some(b'\\')) => {
+                        // A message-level escape: `\` then its letter, itself escaped in
+                        // the envelope when it is a quote, a backslash or a slash.
+                        i += 2;
+                        emit!(b'\\');
+                        match (s.get(i), s.get(i + 1)) {
+                            (Some(b'\\'), Some(&e @ (b'"' | b'\\' | b'/'))) => {
+                                i += 2;
+                                emit!(e);
+                            }
+                            (Some(&e @ (b'/' | b'b' | b'f' | b'n' | b'r' | b't')), _) => {
+                                i += 1;
+                                emit!(e);
+                            }
+                            (Some(b'u'), _) => {
+                                let hex = s.get(i + 1..i + 5)?;
+                                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                    return None;
+                                }
+                                text.get_mut(out..out + 5)?.copy_from_slice(&s[i..i + 5]);
+                                i += 5;
+                                out += 5;
+                            }
+                            _ => return None,
+                        }
+                    }
+                    (Some(&b), _) if b >= b' ' && b != b'"' && b != b'\\' => {
+                        // Fewer than 8 bytes left.
+                        i += 1;
+                        emit!(b);
+                    }
+                    _ => return None,
+                }
+            }
+        }};
+    }
+
+    let mut b = next!();
+    'value: loop {
+        if depth == 1 && stack[0] == b'}' {
+            value_start = (out - start) as u32;
+        }
+        match b {
+            b'{' | b'[' => {
+                emit!(b);
+                let close = b + 2; // '}' and ']'
+                let n = next!();
+                if n == close {
+                    emit!(n);
+                } else {
+                    if depth + 1 >= crate::json::MAX_DEPTH {
+                        return None;
+                    }
+                    stack[depth] = close;
+                    depth += 1;
+                    if close == b'}' {
+                        // A key, its colon, then the value.
+                        if n != b'"' {
+                            return None;
+                        }
+                        let key_start = out + 1;
+                        emit!(b'"');
+                        string!();
+                        if depth == 1 {
+                            key = ((key_start - start) as u32, (out - 1 - start) as u32);
+                        }
+                        if next!() != b':' {
+                            return None;
+                        }
+                        emit!(b':');
+                        b = next!();
+                    } else {
+                        b = n;
+                    }
+                    continue 'value;
+                }
+            }
+            b'"' => {
+                emit!(b'"');
+                string!();
+            }
+            b'-' | b'0'..=b'9' => {
+                // The scanner's number grammar, on plain bytes.
+                emit!(b);
+                let digit = |i: usize| s.get(i).is_some_and(u8::is_ascii_digit);
+                let mut leading = b;
+                if b == b'-' {
+                    if !digit(i) {
+                        return None;
+                    }
+                    leading = s[i];
+                    emit!(leading);
+                    i += 1;
+                }
+                if leading != b'0' {
+                    while digit(i) {
+                        emit!(s[i]);
+                        i += 1;
+                    }
+                }
+                if s.get(i) == Some(&b'.') {
+                    emit!(b'.');
+                    i += 1;
+                    if !digit(i) {
+                        return None;
+                    }
+                    while digit(i) {
+                        emit!(s[i]);
+                        i += 1;
+                    }
+                }
+                if let Some(&e @ (b'e' | b'E')) = s.get(i) {
+                    emit!(e);
+                    i += 1;
+                    if let Some(&sign @ (b'+' | b'-')) = s.get(i) {
+                        emit!(sign);
+                        i += 1;
+                    }
+                    if !digit(i) {
+                        return None;
+                    }
+                    while digit(i) {
+                        emit!(s[i]);
+                        i += 1;
+                    }
+                }
+            }
+            b't' | b'f' | b'n' => {
+                let word: &[u8] = match b {
+                    b't' => b"true",
+                    b'f' => b"false",
+                    _ => b"null",
+                };
+                if s.get(i - 1..i - 1 + word.len())? != word {
+                    return None;
+                }
+                text.get_mut(out..out + word.len())?.copy_from_slice(word);
+                out += word.len();
+                i += word.len() - 1;
+            }
+            _ => return None,
+        }
+        // After a complete value: close containers or move to the next member.
+        loop {
+            if depth == 0 {
+                // The message must end where the envelope string does.
+                if next!() != END {
+                    return None;
+                }
+                c.i = i;
+                return Some(Validated {
+                    end: out,
+                    members: (first_member as u32, members.len() as u32),
+                });
+            }
+            if depth == 1 && stack[0] == b'}' {
+                members.push(Member {
+                    key,
+                    value: (value_start, (out - start) as u32),
+                });
+            }
+            let close = stack[depth - 1];
+            let n = next!();
+            if n == close {
+                emit!(n);
+                depth -= 1;
+            } else if n == b',' {
+                emit!(b',');
+                if close == b'}' {
+                    if next!() != b'"' {
+                        return None;
+                    }
+                    let key_start = out + 1;
+                    emit!(b'"');
+                    string!();
+                    if depth == 1 {
+                        key = ((key_start - start) as u32, (out - 1 - start) as u32);
+                    }
+                    if next!() != b':' {
+                        return None;
+                    }
+                    emit!(b':');
+                }
+                b = next!();
+                continue 'value;
+            } else {
+                return None;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compact messages are validated while they are unescaped, with the root members the
+    /// validating scanner records; anything else is left to it.
+    #[test]
+    fn fused_pass_validates_compact_messages_only() {
+        let messages = [
+            r#"{"a":"x\"y\\z\/","b":[1,-2.5e3,true,null,{"c":{}}],"a":0}"#,
+            r#"[1,2]"#,
+            r#"{ "a":1}"#,
+            r#"{"a":1}x"#,
+            r#"{"a":"é"}"#,
+            r#"{"a":01}"#,
+        ];
+        let log_events: Vec<String> = messages
+            .iter()
+            .map(|m| {
+                format!(
+                    r#"{{"id":"1","message":{}}}"#,
+                    serde_json::to_string(m).unwrap()
+                )
+            })
+            .collect();
+        let envelope = format!(
+            r#"{{"messageType":"DATA_MESSAGE","logEvents":[{}]}}"#,
+            log_events.join(",")
+        );
+        let mut fast = FastEnvelope::default();
+        fast.parse(envelope.as_bytes()).unwrap();
+        let validated: Vec<bool> = fast.messages.iter().map(|m| m.2.is_some()).collect();
+        assert_eq!(validated, [true, true, false, false, true, false]);
+        for (i, (_, span, range)) in fast.messages.iter().enumerate() {
+            let text = &fast.text[span.0 as usize..span.1 as usize];
+            assert_eq!(text, messages[i].as_bytes());
+            if let Some((from, to)) = range {
+                let mut want = Vec::new();
+                crate::json::compact_members(text, &mut want).unwrap();
+                assert_eq!(&fast.members[*from as usize..*to as usize], &want[..]);
+            }
+        }
+    }
 }

@@ -554,6 +554,32 @@ fn envelope_fast_path_matches_the_exact_path_on_escapes() {
         quoted(&format!("{base}[Truncated...]")),
         quoted("[1,2]"),
         quoted(&format!("[{base},{base}]")),
+        // Message-level escapes, numbers, literals and nesting, for the fused pass.
+        quoted(&base.replace("alice", r#"a\"b\\c\/d\u0026e\nf\tg"#)),
+        quoted(&base.replace(
+            "\"get\"",
+            r#""get","n":[0,-0.5e+10,1E3,12.25,-7,true,false,null,{},[],[[{}]]]"#,
+        )),
+        quoted(&base.replace("\"get\"", r#""get","n":01"#)),
+        quoted(&base.replace("\"get\"", r#""get","n":1."#)),
+        quoted(&base.replace("\"get\"", r#""get","n":tru"#)),
+        quoted(&base.replace("\"get\"", r#""get","n":"a\x""#)),
+        quoted(&base.replace("\"get\"", r#""get","n":"a	b""#)),
+        quoted(&base.replace(
+            "\"get\"",
+            &format!(r#""get","n":{}{}"#, "[".repeat(299), "]".repeat(299)),
+        )),
+        quoted(&base.replace(
+            "\"get\"",
+            &format!(r#""get","n":{}{}"#, "[".repeat(300), "]".repeat(300)),
+        )),
+        quoted(&base.replace("\"get\"", r#""get","verb":"second""#)),
+        quoted(&format!("{base}x")),
+        quoted(&format!("{base},")),
+        quoted(&base.replacen("{", "{ ", 1)),
+        quoted("42"),
+        quoted("{}"),
+        quoted(""),
     ];
     let log_events: Vec<String> = variants
         .iter()
