@@ -311,10 +311,26 @@ impl Top {
     }
 
     fn from_key(key: &[u8]) -> Option<Top> {
-        Top::ALL
-            .iter()
-            .find(|(_, k)| k.as_bytes() == key)
-            .map(|(t, _)| *t)
+        // A match compiles to a dispatch on length and bytes, not sixteen comparisons.
+        Some(match key {
+            b"auditID" => Top::AuditId,
+            b"stage" => Top::Stage,
+            b"verb" => Top::Verb,
+            b"requestURI" => Top::RequestUri,
+            b"user" => Top::User,
+            b"impersonatedUser" => Top::ImpersonatedUser,
+            b"objectRef" => Top::ObjectRef,
+            b"annotations" => Top::Annotations,
+            b"requestObject" => Top::RequestObject,
+            b"responseObject" => Top::ResponseObject,
+            b"responseStatus" => Top::ResponseStatus,
+            b"userAgent" => Top::UserAgent,
+            b"sourceIPs" => Top::SourceIps,
+            b"kind" => Top::Kind,
+            b"apiVersion" => Top::ApiVersion,
+            b"stageTimestamp" => Top::StageTimestamp,
+            _ => return None,
+        })
     }
 }
 
@@ -612,6 +628,14 @@ mod tests {
         let mut members = Vec::new();
         crate::json::compact_members(p, &mut members).unwrap();
         assert_eq!(TopIndex::from_members(p, &members), TopIndex::build(p));
+    }
+
+    #[test]
+    fn every_top_key_is_found() {
+        for (top, key) in Top::ALL {
+            assert_eq!(Top::from_key(key.as_bytes()), Some(top));
+        }
+        assert_eq!(Top::from_key(b"verbs"), None);
     }
 
     #[test]
