@@ -1,7 +1,9 @@
 //! `cargo bench`: eksaudit's hot path against a bare baseline, measured in the same run.
 //!
-//! Input: gzip CloudWatch Logs subscription envelopes (what a Kinesis record holds), 50
-//! log events each, built from every valid event of Falco's upstream k8s-audit traces.
+//! Input: 800 gzip CloudWatch Logs subscription envelopes (what a Kinesis record holds) of
+//! 50 audit events each (40,000 events of about 2.8 KiB, 113 MB of JSON in 7.4 MB of gzip),
+//! written by `../shared/tools/gen_envelopes.py` from Falco's upstream k8s-audit traces
+//! (`$EKSAUDIT_BENCH_INPUT` names another file of gzip members back to back).
 //!
 //! * `baseline`: gunzip each record, parse the envelope into a `serde_json::Value`, and
 //!   parse each message into a `serde_json::Value`: the least any DOM-based consumer does.
@@ -12,12 +14,15 @@
 //!   k8s_audit_rules.yaml 0.18.0 (first match, as Falco does) and render every alert as
 //!   Falco's json_output line.
 //!
+//! * `parallel_decode`: two shards' worth of records (the input split in two) decoded and
+//!   extracted on two threads, each with its own `Decoder`, against the same on one thread.
+//!
 //! After criterion's own report, the ratio `baseline time / eksaudit time` (higher is
 //! better; ≥ 1.0 means eksaudit does more work in less time than a bare DOM parse) and
 //! events/s are printed from criterion's estimates.
 
 use std::hint::black_box;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, Throughput};
@@ -64,8 +69,8 @@ const RULE_FIELDS: &[&str] = &[
     "jevt.value[/requestObject/spec/tls]",
 ];
 
-const EVENTS_PER_ENVELOPE: usize = 50;
-const ENVELOPES: usize = 40;
+/// The alerts the upstream rules raise on the default input (first match).
+const EXPECTED_ALERTS: u64 = 25_064;
 
 fn fixtures() -> PathBuf {
     std::env::var_os("EKSAUDIT_FIXTURES")
@@ -75,90 +80,51 @@ fn fixtures() -> PathBuf {
         })
 }
 
-/// The project's own EKS audit events (the bundled samples' messages and the test
-/// events), the input when Falco's upstream fixtures are absent (a fresh clone): the bench
-/// still runs, on less varied data, and says so.
-fn own_events() -> Vec<String> {
-    let mut lines = Vec::new();
-    let samples = std::str::from_utf8(eksaudit::bundled::SAMPLE_EVENTS).unwrap();
-    for envelope in samples.lines() {
-        let envelope: serde_json::Value = serde_json::from_str(envelope).unwrap();
-        for log_event in envelope["logEvents"].as_array().unwrap() {
-            let message = log_event["message"].as_str().unwrap();
-            if message.contains("\"stageTimestamp\"") {
-                lines.push(message.to_string());
-            }
-        }
-    }
-    let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/events");
-    let pod = std::fs::read_to_string(events.join("privileged-pod.json")).unwrap();
-    lines.push(pod.trim_end().to_string());
-    let list: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(events.join("eventlist.json")).unwrap())
-            .unwrap();
-    for item in list["items"].as_array().unwrap() {
-        lines.push(item.to_string());
-    }
-    lines
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
 }
 
-/// Every valid audit event line of the upstream traces (the project's own events without
-/// them).
-fn trace_events() -> Vec<String> {
-    if !cfg!(has_upstream_fixtures) {
-        return own_events();
+/// The input file and whether it is the default one (whose alert count is known).
+fn input_file() -> (PathBuf, bool) {
+    if let Some(path) = std::env::var_os("EKSAUDIT_BENCH_INPUT") {
+        return (PathBuf::from(path), false);
     }
-    let mut lines = Vec::new();
-    for dir in [
-        "falco-0.31.1/test/trace_files/k8s_audit",
-        "falco-0.31.1/test/trace_files/psp",
-    ] {
-        let mut files: Vec<_> = std::fs::read_dir(fixtures().join(dir))
-            .expect("upstream traces")
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        for file in files {
-            for line in std::fs::read_to_string(&file).unwrap().lines() {
-                if line.contains("\"stageTimestamp\"") {
-                    lines.push(line.to_string());
-                }
-            }
-        }
+    let path = target_dir().join("bench-envelopes-800x50.gz");
+    if !path.exists() {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/gen_envelopes.py");
+        let status = std::process::Command::new("python3")
+            .arg(&script)
+            .arg(fixtures())
+            .arg(&path)
+            .args(["800", "50"])
+            .status()
+            .expect("python3 runs gen_envelopes.py");
+        assert!(status.success(), "gen_envelopes.py failed");
     }
-    lines
+    (path, true)
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(data).unwrap();
-    enc.finish().unwrap()
-}
-
-/// Gzip subscription envelopes, as Kinesis records carry them.
-fn records() -> (Vec<Vec<u8>>, u64) {
-    let events = trace_events();
+/// Gzip subscription envelopes, as Kinesis records carry them: the members of the input.
+fn records() -> (Vec<Vec<u8>>, u64, bool) {
+    let (path, default) = input_file();
+    let data = std::fs::read(&path).expect("bench input");
     let mut records = Vec::new();
-    let mut n = 0;
-    for e in 0..ENVELOPES {
-        let log_events: Vec<_> = (0..EVENTS_PER_ENVELOPE)
-            .map(|i| {
-                n += 1;
-                serde_json::json!({
-                    "id": format!("{:056}", e * EVENTS_PER_ENVELOPE + i),
-                    "timestamp": 1_700_000_000_000u64 + n as u64,
-                    "message": events[n % events.len()],
-                })
-            })
-            .collect();
-        // Keys in the order CloudWatch Logs writes them.
-        let envelope = format!(
-            r#"{{"messageType":"DATA_MESSAGE","owner":"111122223333","logGroup":"/aws/eks/prod/cluster","logStream":"kube-apiserver-audit-0123456789abcdef0123456789abcdef","subscriptionFilters":["eks-audit-to-kinesis"],"logEvents":{}}}"#,
-            serde_json::Value::Array(log_events)
-        );
-        records.push(gzip(envelope.as_bytes()));
+    let mut rest = &data[..];
+    let mut events = 0u64;
+    let mut sink = Vec::new();
+    while !rest.is_empty() {
+        let mut member = flate2::bufread::GzDecoder::new(rest);
+        sink.clear();
+        member.read_to_end(&mut sink).expect("gzip member");
+        let remaining = member.into_inner();
+        records.push(rest[..rest.len() - remaining.len()].to_vec());
+        let envelope: serde_json::Value = serde_json::from_slice(&sink).unwrap();
+        events += envelope["logEvents"].as_array().map_or(0, Vec::len) as u64;
+        rest = remaining;
     }
-    (records, n as u64)
+    (records, events, default)
 }
 
 fn baseline(records: &[Vec<u8>]) -> usize {
@@ -213,20 +179,15 @@ fn decode_extract(
     values
 }
 
-/// Falco's upstream k8s audit rules 0.18.0 (the bundled rules without the fixtures).
 fn upstream_rules() -> Engine {
-    let files = if cfg!(has_upstream_fixtures) {
-        let path =
-            fixtures().join("plugins-k8saudit-0.18.0/plugins/k8saudit/rules/k8s_audit_rules.yaml");
-        vec![RulesFile::from_path(&path).expect("upstream rules")]
-    } else {
-        eksaudit::bundled::rules_files()
-    };
+    let path =
+        fixtures().join("plugins-k8saudit-0.18.0/plugins/k8saudit/rules/k8s_audit_rules.yaml");
+    let file = RulesFile::from_path(&path).expect("upstream rules");
     let options = EngineOptions {
         hostname: "bench".into(),
         ..EngineOptions::default()
     };
-    let (engine, _) = Engine::load(&files, &options).expect("rules load");
+    let (engine, _) = Engine::load(&[file], &options).expect("upstream rules load");
     engine
 }
 
@@ -238,6 +199,7 @@ fn decode_rules(
 ) -> (u64, u64, usize) {
     let mut evaluator = engine.evaluator();
     let mut alerts: Vec<Alert> = Vec::new();
+    let mut line = String::with_capacity(4096);
     let (mut events, mut alert_count, mut bytes) = (0, 0, 0);
     decode_records(records, options, |decoded| {
         events += 1;
@@ -245,17 +207,29 @@ fn decode_rules(
         evaluator.evaluate(&decoded.event.view(), events, &mut alerts);
         for alert in &alerts {
             alert_count += 1;
-            bytes += black_box(alert.to_json()).len();
+            // Rendered into one reused buffer, as a writer does.
+            line.clear();
+            alert.write_json(&mut line);
+            bytes += black_box(&line).len();
         }
     });
     (events, alert_count, bytes)
 }
 
+/// Decodes and extracts each half of the records (a shard each) on its own thread.
+fn parallel_decode(
+    shards: [&[Vec<u8>]; 2],
+    requests: &[FieldRequest],
+    options: &DecodeOptions,
+) -> usize {
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| decode_extract(shards[1], requests, options));
+        decode_extract(shards[0], requests, options) + other.join().unwrap()
+    })
+}
+
 fn mean_ns(group: &str, bench: &str) -> Option<f64> {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let path = target
+    let path = target_dir()
         .join("criterion")
         .join(group)
         .join(bench)
@@ -265,53 +239,163 @@ fn mean_ns(group: &str, bench: &str) -> Option<f64> {
     estimates["mean"]["point_estimate"].as_f64()
 }
 
+/// `EKSAUDIT_BENCH_RUN=<bench>[:N]`: runs one benchmark N times (default 1) without
+/// criterion, for `valgrind --tool=callgrind` or `perf`.
+fn run_once(spec: &str, records: &[Vec<u8>], requests: &[FieldRequest], options: &DecodeOptions) {
+    let (name, times) = spec.split_once(':').unwrap_or((spec, "1"));
+    let times: usize = times.parse().expect("EKSAUDIT_BENCH_RUN=<bench>[:N]");
+    let engine = (name == "decode_rules").then(upstream_rules);
+    for _ in 0..times {
+        match name {
+            "baseline" => {
+                black_box(baseline(records));
+            }
+            "decode_only" => {
+                black_box(decode_extract(records, &[], options));
+            }
+            "decode_extract" => {
+                black_box(decode_extract(records, requests, options));
+            }
+            "decode_rules" => {
+                let (events, alerts, bytes) =
+                    decode_rules(records, engine.as_ref().unwrap(), options);
+                eprintln!("{events} events, {alerts} alerts, {bytes} bytes of alerts");
+            }
+            other => panic!("unknown bench {other}"),
+        }
+    }
+}
+
+/// CPU time this thread has run, in ns (`/proc/thread-self/schedstat`), when available.
+fn thread_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
+/// Interleaved rounds of each single-threaded benchmark: the fastest wall time and the
+/// mean CPU time of each. On a shared machine, where other processes take the core away
+/// for whole benchmarks at a time, these ratios are steadier than criterion's means.
+fn interleaved(runs: &[(&str, &dyn Fn())], rounds: usize) -> Vec<(f64, Option<f64>)> {
+    let mut best = vec![f64::MAX; runs.len()];
+    let mut cpu = vec![Some(0u64); runs.len()];
+    for _ in 0..rounds {
+        for (k, (_, run)) in runs.iter().enumerate() {
+            let before = thread_cpu_ns();
+            let started = std::time::Instant::now();
+            run();
+            best[k] = best[k].min(started.elapsed().as_nanos() as f64);
+            cpu[k] = match (cpu[k], before, thread_cpu_ns()) {
+                (Some(sum), Some(b), Some(a)) => Some(sum + (a - b)),
+                _ => None,
+            };
+        }
+    }
+    best.into_iter()
+        .zip(cpu)
+        .map(|(b, c)| (b, c.map(|c| c as f64 / rounds as f64)))
+        .collect()
+}
+
 fn main() {
-    let (records, events) = records();
+    let (records, events, default_input) = records();
     let bytes: usize = records.iter().map(Vec::len).sum();
     let requests: Vec<FieldRequest> = RULE_FIELDS
         .iter()
         .map(|f| FieldRequest::parse(f).unwrap())
         .collect();
     let options = DecodeOptions::default();
+    if let Some(spec) = std::env::var_os("EKSAUDIT_BENCH_RUN") {
+        return run_once(&spec.to_string_lossy(), &records, &requests, &options);
+    }
     assert!(decode_extract(&records, &requests, &options) > 0);
 
+    // EKSAUDIT_BENCH_QUICK: only the interleaved rounds, not criterion's runs.
+    let quick = std::env::var_os("EKSAUDIT_BENCH_QUICK").is_some();
     let mut criterion = Criterion::default().configure_from_args();
     let group_name = "pipeline";
     let mut group = criterion.benchmark_group(group_name);
     group.throughput(Throughput::Elements(events));
-    group.bench_function("baseline", |b| b.iter(|| baseline(black_box(&records))));
-    if std::env::var_os("EKSAUDIT_BENCH_PHASES").is_some() {
+    if !quick {
+        group.bench_function("baseline", |b| b.iter(|| baseline(black_box(&records))));
+    }
+    if !quick && std::env::var_os("EKSAUDIT_BENCH_PHASES").is_some() {
         group.bench_function("decode_only", |b| {
             b.iter(|| decode_extract(black_box(&records), &[], &options))
         });
     }
-    group.bench_function("decode_extract", |b| {
-        b.iter(|| decode_extract(black_box(&records), &requests, &options))
-    });
+    if !quick {
+        group.bench_function("decode_extract", |b| {
+            b.iter(|| decode_extract(black_box(&records), &requests, &options))
+        });
+    }
     let engine = upstream_rules();
-    let (_, alerts, _) = decode_rules(&records, &engine, &options);
-    group.bench_function("decode_rules", |b| {
-        b.iter(|| decode_rules(black_box(&records), &engine, &options))
-    });
+    let (decoded, alerts, _) = decode_rules(&records, &engine, &options);
+    assert_eq!(decoded, events, "every event decodes");
+    if default_input {
+        assert_eq!(
+            alerts, EXPECTED_ALERTS,
+            "the upstream rules' alert count moved"
+        );
+    }
+    let (first, second) = records.split_at(records.len() / 2);
+    if !quick {
+        group.bench_function("decode_rules", |b| {
+            b.iter(|| decode_rules(black_box(&records), &engine, &options))
+        });
+        group.bench_function("parallel_decode", |b| {
+            b.iter(|| parallel_decode([black_box(first), black_box(second)], &requests, &options))
+        });
+    }
     group.finish();
     criterion.final_summary();
 
     let per_sec = |ns: f64| events as f64 / (ns / 1e9);
-    let Some(base) = mean_ns(group_name, "baseline") else {
-        return;
-    };
     println!();
-    if !cfg!(has_upstream_fixtures) {
+    println!(
+        "input: {} gzip envelopes, {events} events, {bytes} compressed bytes; \
+         the upstream rules raise {alerts} alerts",
+        records.len()
+    );
+    let runs: [(&str, &dyn Fn()); 4] = [
+        ("baseline", &|| {
+            black_box(baseline(&records));
+        }),
+        ("decode_extract", &|| {
+            black_box(decode_extract(&records, &requests, &options));
+        }),
+        ("decode_rules", &|| {
+            black_box(decode_rules(&records, &engine, &options));
+        }),
+        ("parallel_decode", &|| {
+            black_box(parallel_decode([first, second], &requests, &options));
+        }),
+    ];
+    let rounds = std::env::var("EKSAUDIT_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(10);
+    let measured = interleaved(&runs, rounds);
+    println!("interleaved, {rounds} rounds (fastest wall time; mean CPU time):");
+    let (base_wall, base_cpu) = measured[0];
+    for ((name, _), (wall, cpu)) in runs.iter().zip(&measured).take(3) {
+        let cpu_ratio = match (base_cpu, cpu) {
+            (Some(b), Some(c)) => format!("  cpu {:>8.1} ms  ratio {:.2}x", c / 1e6, b / c),
+            _ => String::new(),
+        };
         println!(
-            "Falco's upstream fixtures are absent (set EKSAUDIT_FIXTURES): input built from \
-             the project's own events, rules are the bundled rules; not comparable with the \
-             README's figures"
+            "  {name:<16} {:>8.1} ms {:>10.0} events/s  ratio {:.2}x{cpu_ratio}",
+            wall / 1e6,
+            per_sec(*wall),
+            base_wall / wall
         );
     }
     println!(
-        "input: {ENVELOPES} gzip envelopes, {events} events, {bytes} compressed bytes; \
-         the rules raise {alerts} alerts"
+        "  two shards on 2 threads vs one thread (decode + extract, fastest wall): {:.2}x",
+        measured[1].0 / measured[3].0
     );
+    let Some(base) = mean_ns(group_name, "baseline").filter(|_| !quick) else {
+        return;
+    };
     let baseline = "baseline (gunzip + serde_json::Value of envelope and messages)";
     println!("{baseline:<62} {:>10.0} events/s", per_sec(base));
     let benches = [
@@ -326,6 +410,10 @@ fn main() {
             "decode_rules",
             "eksaudit decode + upstream 0.18.0 rules + JSON alerts".to_string(),
         ),
+        (
+            "parallel_decode",
+            "eksaudit decode + extract, two shards on 2 threads".to_string(),
+        ),
     ];
     for (bench, what) in benches {
         if let Some(ours) = mean_ns(group_name, bench) {
@@ -335,5 +423,11 @@ fn main() {
                 base / ours
             );
         }
+    }
+    if let (Some(one), Some(two)) = (
+        mean_ns(group_name, "decode_extract"),
+        mean_ns(group_name, "parallel_decode"),
+    ) {
+        println!("two threads vs one (decode + extract): {:.2}x", one / two);
     }
 }

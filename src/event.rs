@@ -136,7 +136,42 @@ pub fn annotate<'a>(
     index: TopIndex,
     meta: &SourceMeta,
 ) -> (Cow<'a, [u8]>, TopIndex) {
-    let Some(insertion) = Insertion::plan(payload, index, meta) else {
+    annotate_escaped(payload, index, meta, &meta.escaped())
+}
+
+/// [`SourceMeta`]'s annotation members, each escaped once as `"key":"value"`: what
+/// [`annotate_escaped`] inserts into every event of a batch from one source.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EscapedMeta(Vec<Option<Vec<u8>>>);
+
+impl SourceMeta {
+    /// The annotation members, escaped.
+    pub fn escaped(&self) -> EscapedMeta {
+        EscapedMeta(
+            self.annotations()
+                .iter()
+                .map(|(key, value)| {
+                    value.as_deref().map(|value| {
+                        let mut member = Vec::with_capacity(key.len() + value.len() + 8);
+                        push_escaped(&mut member, key.as_bytes());
+                        member.push(b':');
+                        push_escaped(&mut member, value.as_bytes());
+                        member
+                    })
+                })
+                .collect(),
+        )
+    }
+}
+
+/// [`annotate`] with the members escaped beforehand (`escaped` is `meta.escaped()`).
+pub fn annotate_escaped<'a>(
+    payload: &'a [u8],
+    index: TopIndex,
+    meta: &SourceMeta,
+    escaped: &EscapedMeta,
+) -> (Cow<'a, [u8]>, TopIndex) {
+    let Some(insertion) = Insertion::plan(payload, index, meta, escaped) else {
         return (Cow::Borrowed(payload), index);
     };
     let mut out = Vec::with_capacity(payload.len() + insertion.bytes.len());
@@ -150,7 +185,7 @@ pub fn annotate<'a>(
 /// [`annotate`] on a payload the caller owns: the annotations are inserted in place (near
 /// the end of the event, where `annotations` is), so the event costs no second copy.
 pub fn annotate_in_place(payload: &mut Vec<u8>, index: TopIndex, meta: &SourceMeta) -> TopIndex {
-    let Some(insertion) = Insertion::plan(payload, index, meta) else {
+    let Some(insertion) = Insertion::plan(payload, index, meta, &meta.escaped()) else {
         return index;
     };
     payload.splice(insertion.at..insertion.at, insertion.bytes.iter().copied());
@@ -167,7 +202,12 @@ struct Insertion {
 }
 
 impl Insertion {
-    fn plan(payload: &[u8], index: TopIndex, meta: &SourceMeta) -> Option<Insertion> {
+    fn plan(
+        payload: &[u8],
+        index: TopIndex,
+        meta: &SourceMeta,
+        escaped: &EscapedMeta,
+    ) -> Option<Insertion> {
         let view = EventView::with_index(payload, index, 0);
         if view.root().kind() != Kind::Object {
             return None;
@@ -180,8 +220,8 @@ impl Insertion {
         // Which keys the event already has, in one pass over its annotations.
         let present = existing.map(|a| a.pick(wanted.map(|(k, _)| k)));
         let mut members = Vec::new();
-        for (i, (key, value)) in wanted.iter().enumerate() {
-            let Some(value) = value.as_deref() else {
+        for (i, member) in escaped.0.iter().enumerate() {
+            let Some(member) = member else {
                 continue;
             };
             if present.is_some_and(|p| p[i].is_some()) {
@@ -190,9 +230,7 @@ impl Insertion {
             if !members.is_empty() {
                 members.push(b',');
             }
-            push_escaped(&mut members, key.as_bytes());
-            members.push(b':');
-            push_escaped(&mut members, value.as_bytes());
+            members.extend_from_slice(member);
         }
         if members.is_empty() {
             return None;
@@ -283,10 +321,26 @@ impl Top {
     }
 
     fn from_key(key: &[u8]) -> Option<Top> {
-        Top::ALL
-            .iter()
-            .find(|(_, k)| k.as_bytes() == key)
-            .map(|(t, _)| *t)
+        // A match compiles to a dispatch on length and bytes, not sixteen comparisons.
+        Some(match key {
+            b"auditID" => Top::AuditId,
+            b"stage" => Top::Stage,
+            b"verb" => Top::Verb,
+            b"requestURI" => Top::RequestUri,
+            b"user" => Top::User,
+            b"impersonatedUser" => Top::ImpersonatedUser,
+            b"objectRef" => Top::ObjectRef,
+            b"annotations" => Top::Annotations,
+            b"requestObject" => Top::RequestObject,
+            b"responseObject" => Top::ResponseObject,
+            b"responseStatus" => Top::ResponseStatus,
+            b"userAgent" => Top::UserAgent,
+            b"sourceIPs" => Top::SourceIps,
+            b"kind" => Top::Kind,
+            b"apiVersion" => Top::ApiVersion,
+            b"stageTimestamp" => Top::StageTimestamp,
+            _ => return None,
+        })
     }
 }
 
@@ -586,6 +640,14 @@ mod tests {
         let mut members = Vec::new();
         crate::json::compact_members(p, &mut members).unwrap();
         assert_eq!(TopIndex::from_members(p, &members), TopIndex::build(p));
+    }
+
+    #[test]
+    fn every_top_key_is_found() {
+        for (top, key) in Top::ALL {
+            assert_eq!(Top::from_key(key.as_bytes()), Some(top));
+        }
+        assert_eq!(Top::from_key(b"verbs"), None);
     }
 
     #[test]

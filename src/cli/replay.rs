@@ -76,6 +76,8 @@ pub fn run(args: Args) -> Result<Outcome> {
     let mut out = output::stdout();
     let mut evaluator = engine.evaluator();
     let mut alerts: Vec<Alert> = Vec::new();
+    // One line buffer for every alert.
+    let mut line = String::with_capacity(4096);
     while let Some(item) = decoder.next() {
         let decoded = match item {
             Ok(decoded) => decoded,
@@ -90,14 +92,20 @@ pub fn run(args: Args) -> Result<Outcome> {
         alerts.clear();
         evaluator.evaluate(&decoded.event.view(), tally.events, &mut alerts);
         for alert in &alerts {
-            let line = match args.format {
-                Format::Json => alert.to_json(),
-                Format::Text => alert.to_text(),
-            };
+            line.clear();
+            match args.format {
+                Format::Json => alert.write_json(&mut line),
+                Format::Text => line.push_str(&alert.to_text()),
+            }
+            line.push('\n');
             out.write_all(line.as_bytes())?;
-            out.write_all(b"\n")?;
             tally.alerts += 1;
-            *tally.by_rule.entry(alert.rule.to_string()).or_default() += 1;
+            match tally.by_rule.get_mut(&*alert.rule) {
+                Some(n) => *n += 1,
+                None => {
+                    tally.by_rule.insert(alert.rule.to_string(), 1);
+                }
+            }
             *tally.by_priority.entry(alert.priority).or_default() += 1;
         }
         if tally.events % 1024 == 0 {

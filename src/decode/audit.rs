@@ -2,7 +2,9 @@
 
 use super::time::parse_rfc3339_nanos;
 use super::{DecodeErrorKind, Decoder, Location};
-use crate::event::{AuditEvent, EventView, SourceMeta, Top, TopIndex, annotate, annotate_in_place};
+use crate::event::{
+    AuditEvent, EventView, SourceMeta, Top, TopIndex, annotate_escaped, annotate_in_place,
+};
 use crate::json::{Json, Kind};
 
 /// The message Falco's k8saudit plugin gives for JSON that is not audit data; kept word
@@ -165,7 +167,11 @@ fn single(
     let Some(time_ns) = event_time(decoder, &view, &location) else {
         return;
     };
-    let (payload, index) = annotate(value.raw(), index, meta);
+    // Every event of an envelope has the same source: its members are escaped once.
+    if decoder.escaped_meta.0 != *meta {
+        decoder.escaped_meta = (meta.clone(), meta.escaped());
+    }
+    let (payload, index) = annotate_escaped(value.raw(), index, meta, &decoder.escaped_meta.1);
     deliver(decoder, payload.into_owned(), time_ns, index, location);
 }
 

@@ -6,7 +6,7 @@ use memchr::memmem;
 
 use super::{DecodeErrorKind, Decoder, Location, audit};
 use crate::event::{SourceMeta, TopIndex};
-use crate::json::{Json, Kind, compact_members};
+use crate::json::{Json, Kind, Member, Scanned, compact_members};
 
 /// The suffix CloudWatch puts on a message it cut short.
 const TRUNCATED_SUFFIX: &[u8] = b"[Truncated...]";
@@ -77,35 +77,12 @@ pub(super) fn envelope(decoder: &mut Decoder, doc: Json<'_>, location: &Location
             let id = id
                 .map(|id| String::from_utf8_lossy(&id.text()).into_owned())
                 .unwrap_or_default();
-            (id, message.and_then(Json::str))
+            (id, message.and_then(Json::str), None)
         });
     deliver(decoder, header, log_events.is_some(), events, location);
 }
 
-/// The typed fast path: a subscription envelope as CloudWatch writes it.
-#[derive(serde::Deserialize)]
-struct TypedEnvelope<'a> {
-    #[serde(rename = "messageType", borrow)]
-    message_type: Cow<'a, str>,
-    #[serde(default, borrow)]
-    owner: Option<Cow<'a, str>>,
-    #[serde(rename = "logGroup", default, borrow)]
-    log_group: Option<Cow<'a, str>>,
-    #[serde(rename = "logStream", default, borrow)]
-    log_stream: Option<Cow<'a, str>>,
-    #[serde(rename = "logEvents", borrow)]
-    log_events: Vec<TypedLogEvent<'a>>,
-}
-
-#[derive(serde::Deserialize)]
-struct TypedLogEvent<'a> {
-    #[serde(default, borrow)]
-    id: Option<&'a serde_json::value::RawValue>,
-    #[serde(borrow)]
-    message: Cow<'a, str>,
-}
-
-/// Whether a document starts like a CloudWatch envelope (worth the typed fast path).
+/// Whether a document starts like a CloudWatch envelope (worth the fast path).
 pub(super) fn looks_like_envelope(document: &[u8]) -> bool {
     let head = document.trim_ascii_start();
     head.starts_with(br#"{"messageType""#) || head.starts_with(br#"{"logEvents""#)
@@ -117,59 +94,399 @@ pub(super) enum Prefix {
     Consumed(usize),
     /// The buffer ends inside the envelope.
     Incomplete,
-    /// serde refused it: leave it to the exact path.
+    /// The fast path refused it: leave it to the exact path.
     Refused,
 }
 
-/// Decodes the envelope at the start of `buffer` in one serde pass (framing, validation
-/// and unescaping of every message at once).
+/// Decodes the envelope at the start of `buffer` in one pass that frames it, validates
+/// it and unescapes every message straight into the decoder's message buffer; then
+/// decodes the messages from there.
 pub(super) fn typed_envelope_prefix(
     decoder: &mut Decoder,
     buffer: &[u8],
     location: &Location,
 ) -> Prefix {
-    let mut stream = serde_json::Deserializer::from_slice(buffer).into_iter::<TypedEnvelope<'_>>();
-    match stream.next() {
-        Some(Ok(envelope)) => {
-            let consumed = stream.byte_offset();
-            decode_typed(decoder, envelope, location);
-            Prefix::Consumed(consumed)
+    let mut fast = std::mem::take(&mut decoder.envelope);
+    let result = fast.parse(buffer);
+    let prefix = match result {
+        Ok(header) => {
+            deliver_fast(decoder, &mut fast, header, location);
+            Prefix::Consumed(fast.end)
         }
-        Some(Err(e)) if e.is_eof() => Prefix::Incomplete,
-        _ => Prefix::Refused,
+        Err(Fail::Incomplete) => Prefix::Incomplete,
+        Err(Fail::Refused) => Prefix::Refused,
+    };
+    decoder.envelope = fast;
+    prefix
+}
+
+/// Decodes a complete envelope document on the fast path. Returns false, having done
+/// nothing, when the fast path refuses it: the caller then takes the exact path, which
+/// reports problems precisely.
+pub(super) fn typed_envelope(decoder: &mut Decoder, document: &[u8], location: &Location) -> bool {
+    let mut fast = std::mem::take(&mut decoder.envelope);
+    let done = match fast.parse(document) {
+        Ok(header) if document[fast.end..].iter().all(u8::is_ascii_whitespace) => {
+            deliver_fast(decoder, &mut fast, header, location);
+            true
+        }
+        _ => false,
+    };
+    decoder.envelope = fast;
+    done
+}
+
+fn deliver_fast(
+    decoder: &mut Decoder,
+    fast: &mut FastEnvelope,
+    header: Header,
+    location: &Location,
+) {
+    let (text, members) = (&fast.text, &fast.members);
+    let events = fast.messages.drain(..).map(|(id, span, range)| {
+        let message = &text[span.0 as usize..span.1 as usize];
+        let members = range.map(|(from, to)| &members[from as usize..to as usize]);
+        (id, Some(Cow::Borrowed(message)), members)
+    });
+    deliver(decoder, header, true, events, location);
+}
+
+/// Why the fast path stopped.
+#[derive(Debug, PartialEq, Eq)]
+enum Fail {
+    /// The input ended inside the envelope.
+    Incomplete,
+    /// Anything the exact path must judge: invalid JSON, duplicate or escaped keys,
+    /// unexpected types, a log event without a message.
+    Refused,
+}
+
+type Parsed<T> = Result<T, Fail>;
+
+/// A start and end offset.
+type Span = (u32, u32);
+
+/// The fast path's reusable state: every message of the envelope, unescaped back to
+/// back into one buffer, and where each is.
+#[derive(Debug, Default)]
+pub(super) struct FastEnvelope {
+    /// Unescaped messages. Kept at its high-water length (never shrunk), so writing into
+    /// it is a plain store.
+    text: Vec<u8>,
+    /// Each log event's id, the span of its message in `text`, and the range of its
+    /// root members in `members` when the message was validated while unescaped.
+    messages: Vec<(String, Span, Option<Span>)>,
+    /// Root members of the validated messages (offsets relative to each message).
+    members: Vec<Member>,
+    /// Where the envelope ended in the input.
+    end: usize,
+}
+
+#[inline]
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\n' | b'\r' | b'\t')
+}
+
+/// A cursor over the envelope bytes.
+struct Cursor<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// The next byte after whitespace (not consumed).
+    #[inline]
+    fn peek(&mut self) -> Parsed<u8> {
+        while let Some(&b) = self.s.get(self.i) {
+            if !is_ws(b) {
+                return Ok(b);
+            }
+            self.i += 1;
+        }
+        Err(Fail::Incomplete)
+    }
+
+    #[inline]
+    fn expect(&mut self, want: u8) -> Parsed<()> {
+        if self.peek()? == want {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(Fail::Refused)
+        }
+    }
+
+    /// A string without escapes or control characters: its contents.
+    fn plain_string(&mut self) -> Parsed<&'a [u8]> {
+        self.expect(b'"')?;
+        let start = self.i;
+        let end = crate::json::swar::string_special(self.s, start);
+        match self.s.get(end) {
+            None => Err(Fail::Incomplete),
+            Some(b'"') => {
+                self.i = end + 1;
+                Ok(&self.s[start..end])
+            }
+            Some(_) => Err(Fail::Refused),
+        }
+    }
+
+    /// A member name, then its colon.
+    fn key(&mut self) -> Parsed<&'a [u8]> {
+        let key = self.plain_string()?;
+        self.expect(b':')?;
+        Ok(key)
+    }
+
+    /// `null` (None) or a plain UTF-8 string.
+    fn optional_text(&mut self) -> Parsed<Option<String>> {
+        if self.peek()? == b'n' {
+            self.skip_value()?;
+            return Ok(None);
+        }
+        let text = self.plain_string()?;
+        match std::str::from_utf8(text) {
+            Ok(text) => Ok(Some(text.to_string())),
+            Err(_) => Err(Fail::Refused),
+        }
+    }
+
+    /// Validates and skips any value.
+    fn skip_value(&mut self) -> Parsed<()> {
+        self.peek()?;
+        match crate::json::scan(self.s, self.i, false) {
+            Ok(Scanned::Complete { end, .. }) => {
+                self.i = end;
+                Ok(())
+            }
+            Ok(Scanned::NeedMore) => Err(Fail::Incomplete),
+            Err(_) => Err(Fail::Refused),
+        }
+    }
+
+    /// After a member or element: true for `,`, false for `close`.
+    fn more(&mut self, close: u8) -> Parsed<bool> {
+        match self.peek()? {
+            b',' => {
+                self.i += 1;
+                Ok(true)
+            }
+            b if b == close => {
+                self.i += 1;
+                Ok(false)
+            }
+            _ => Err(Fail::Refused),
+        }
     }
 }
 
-/// Decodes an envelope in one serde pass. Returns false, having done nothing, when serde
-/// refuses the document: the caller then takes the exact path, which reports problems
-/// precisely.
-pub(super) fn typed_envelope(decoder: &mut Decoder, document: &[u8], location: &Location) -> bool {
-    let Ok(envelope) = serde_json::from_slice::<TypedEnvelope<'_>>(document) else {
-        return false;
-    };
-    decode_typed(decoder, envelope, location);
-    true
+impl FastEnvelope {
+    /// Parses the envelope at the start of `s` (after whitespace).
+    fn parse(&mut self, s: &[u8]) -> Parsed<Header> {
+        self.messages.clear();
+        self.members.clear();
+        self.end = 0;
+        // Unescaping never lengthens text, so the input's size bounds every message.
+        if self.text.len() < s.len() + 8 {
+            self.text.resize(s.len() + 8, 0);
+        }
+        let mut c = Cursor { s, i: 0 };
+        c.expect(b'{')?;
+        let mut message_type = None;
+        let (mut owner, mut log_group, mut log_stream) = (None, None, None);
+        let mut seen = [false; 5];
+        let mut log_events = false;
+        if c.peek()? == b'}' {
+            return Err(Fail::Refused);
+        }
+        let mut out = 0usize;
+        loop {
+            let key = c.key()?;
+            let slot = match key {
+                b"messageType" => 0,
+                b"owner" => 1,
+                b"logGroup" => 2,
+                b"logStream" => 3,
+                b"logEvents" => 4,
+                _ => {
+                    c.skip_value()?;
+                    if c.more(b'}')? {
+                        continue;
+                    }
+                    break;
+                }
+            };
+            if std::mem::replace(&mut seen[slot], true) {
+                return Err(Fail::Refused);
+            }
+            match slot {
+                0 => {
+                    let text = c.plain_string()?;
+                    let text = std::str::from_utf8(text).map_err(|_| Fail::Refused)?;
+                    message_type = Some(text.to_string());
+                }
+                1 => owner = c.optional_text()?,
+                2 => log_group = c.optional_text()?,
+                3 => log_stream = c.optional_text()?,
+                _ => {
+                    out = self.log_events(&mut c, out)?;
+                    log_events = true;
+                }
+            }
+            if !c.more(b'}')? {
+                break;
+            }
+        }
+        let Some(message_type) = message_type.filter(|_| log_events) else {
+            return Err(Fail::Refused);
+        };
+        self.end = c.i;
+        Ok(Header {
+            message_type_raw: format!("{message_type:?}"),
+            message_type: Some(message_type),
+            log_group,
+            log_stream,
+            owner,
+        })
+    }
+
+    /// `logEvents`: each message unescaped into `text` from `out` on; answers where the
+    /// next one goes.
+    fn log_events(&mut self, c: &mut Cursor<'_>, mut out: usize) -> Parsed<usize> {
+        c.expect(b'[')?;
+        if c.peek()? == b']' {
+            c.i += 1;
+            return Ok(out);
+        }
+        loop {
+            c.expect(b'{')?;
+            let mut id = None;
+            let mut message = None;
+            if c.peek()? != b'}' {
+                loop {
+                    match c.key()? {
+                        b"id" => {
+                            if id.is_some() || c.peek()? != b'"' {
+                                return Err(Fail::Refused);
+                            }
+                            let text = c.plain_string()?;
+                            let text = std::str::from_utf8(text).map_err(|_| Fail::Refused)?;
+                            id = Some(text.to_string());
+                        }
+                        b"message" => {
+                            if message.is_some() || c.peek()? != b'"' {
+                                return Err(Fail::Refused);
+                            }
+                            let mark = self.members.len();
+                            let (end, members) =
+                                match fused_message(c, &mut self.text, out, &mut self.members) {
+                                    Some(valid) => (valid.end, Some(valid.members)),
+                                    None => {
+                                        self.members.truncate(mark);
+                                        (unescape_into(c, &mut self.text, out)?, None)
+                                    }
+                                };
+                            message = Some(((out as u32, end as u32), members));
+                            out = end;
+                        }
+                        _ => c.skip_value()?,
+                    }
+                    if !c.more(b'}')? {
+                        break;
+                    }
+                }
+            } else {
+                c.i += 1;
+            }
+            let (span, members) = message.ok_or(Fail::Refused)?;
+            self.messages.push((id.unwrap_or_default(), span, members));
+            if !c.more(b']')? {
+                return Ok(out);
+            }
+        }
+    }
 }
 
-fn decode_typed(decoder: &mut Decoder, envelope: TypedEnvelope<'_>, location: &Location) {
-    let header = Header {
-        message_type_raw: format!("{:?}", envelope.message_type),
-        message_type: Some(envelope.message_type.into_owned()),
-        log_group: envelope.log_group.map(Cow::into_owned),
-        log_stream: envelope.log_stream.map(Cow::into_owned),
-        owner: envelope.owner.map(Cow::into_owned),
-    };
-    let events = envelope.log_events.into_iter().map(|e| {
-        let id =
-            e.id.map(|raw| raw.get().trim_matches('"').to_string())
-                .unwrap_or_default();
-        let message = match e.message {
-            Cow::Borrowed(m) => Cow::Borrowed(m.as_bytes()),
-            Cow::Owned(m) => Cow::Owned(m.into_bytes()),
+/// Unescapes the JSON string at the cursor (at its opening quote) into `text` at `out`;
+/// answers where its contents end in `text`. Escapes follow [`crate::json::unescape`]
+/// (fastjson's rules), which is what the exact path gives for the same message.
+///
+/// Eight bytes at a time: each word is stored whole, then the cursor moves to the first
+/// quote, backslash or control byte in it. `text` must hold the rest of the input plus 8.
+fn unescape_into(c: &mut Cursor<'_>, text: &mut [u8], mut out: usize) -> Parsed<usize> {
+    let s = c.s;
+    let mut i = c.i + 1;
+    loop {
+        while let (Some(word), Some(dst)) = (
+            s.get(i..).and_then(<[u8]>::first_chunk::<8>),
+            text.get_mut(out..).and_then(<[u8]>::first_chunk_mut::<8>),
+        ) {
+            *dst = *word;
+            let stop = crate::json::swar::special_in_word(u64::from_le_bytes(*word));
+            i += stop;
+            out += stop;
+            if stop < 8 {
+                // The usual escape, an escaped quote, handled on the spot.
+                if s.get(i) == Some(&b'\\') && s.get(i + 1) == Some(&b'"') {
+                    text[out] = b'"';
+                    out += 1;
+                    i += 2;
+                    continue;
+                }
+                break;
+            }
+        }
+        let Some(&b) = s.get(i) else {
+            return Err(Fail::Incomplete);
         };
-        (id, Some(message))
-    });
-    deliver(decoder, header, true, events, location);
+        match b {
+            b'"' => {
+                c.i = i + 1;
+                return Ok(out);
+            }
+            b'\\' => {
+                let Some(&e) = s.get(i + 1) else {
+                    return Err(Fail::Incomplete);
+                };
+                let byte = match e {
+                    b'"' | b'\\' | b'/' => e,
+                    b'b' => 0x08,
+                    b'f' => 0x0c,
+                    b'n' => b'\n',
+                    b'r' => b'\r',
+                    b't' => b'\t',
+                    b'u' => {
+                        // A run of \uXXXX escapes, decoded together (surrogate pairs).
+                        let start = i;
+                        while s.get(i) == Some(&b'\\') && s.get(i + 1) == Some(&b'u') {
+                            let Some(hex) = s.get(i + 2..i + 6) else {
+                                return Err(Fail::Incomplete);
+                            };
+                            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                return Err(Fail::Refused);
+                            }
+                            i += 6;
+                        }
+                        let decoded = crate::json::unescape(&s[start..i]);
+                        text[out..out + decoded.len()].copy_from_slice(&decoded);
+                        out += decoded.len();
+                        continue;
+                    }
+                    _ => return Err(Fail::Refused),
+                };
+                text[out] = byte;
+                out += 1;
+                i += 2;
+            }
+            0..0x20 => return Err(Fail::Refused),
+            _ => {
+                // Fewer than 8 bytes left: one at a time.
+                text[out] = b;
+                out += 1;
+                i += 1;
+            }
+        }
+    }
 }
 
 /// Decodes the log events of an envelope once its header is known.
@@ -177,7 +494,7 @@ fn deliver<'m>(
     decoder: &mut Decoder,
     header: Header,
     has_log_events: bool,
-    events: impl Iterator<Item = (String, Option<Cow<'m, [u8]>>)>,
+    events: impl Iterator<Item = (String, Option<Cow<'m, [u8]>>, Option<&'m [Member]>)>,
     location: &Location,
 ) {
     match header.message_type.as_deref() {
@@ -218,11 +535,12 @@ fn deliver<'m>(
         kinesis_shard: decoder.record_origin.as_ref().map(|o| o.0.clone()),
         kinesis_sequence: decoder.record_origin.as_ref().map(|o| o.1.clone()),
     };
-    for (i, (id, message)) in events.enumerate() {
+    for (i, (id, message, members)) in events.enumerate() {
         let at = location.with_log_event(i, id);
-        match message {
-            Some(message) => self::message(decoder, message, &meta, &at),
-            None => {
+        match (message, members) {
+            (Some(message), Some(members)) => validated(decoder, &message, members, &meta, &at),
+            (Some(message), None) => self::message(decoder, message, &meta, &at),
+            (None, _) => {
                 let detail = "CloudWatch log event without a string message".to_string();
                 decoder.error(DecodeErrorKind::BadEnvelope, at, None, detail);
             }
@@ -240,6 +558,22 @@ fn skip_non_audit_stream(decoder: &mut Decoder, stream: &str, log_events: u64) {
             "Skipping log events of a log stream that is not an audit stream (reported once per stream)."
         );
     }
+}
+
+/// Decodes a message the fast path validated (compact JSON) while unescaping it, with its
+/// root members: what [`message`] does after its validating pass.
+fn validated(
+    decoder: &mut Decoder,
+    text: &[u8],
+    members: &[Member],
+    meta: &SourceMeta,
+    location: &Location,
+) {
+    if is_truncated(text) {
+        return message(decoder, Cow::Borrowed(text), meta, location);
+    }
+    let index = (!members.is_empty()).then(|| TopIndex::from_members(text, members));
+    audit::payload(decoder, Json::new(text), index, meta, location);
 }
 
 /// Decodes one CloudWatch message: audit JSON as the API server wrote it.
@@ -275,4 +609,333 @@ fn message(decoder: &mut Decoder, text: Cow<'_, [u8]>, meta: &SourceMeta, locati
         audit::payload(decoder, Json::new(&json), index, meta, location);
     }
     decoder.members = members;
+}
+
+/// A message validated while it was unescaped: where it is in the message buffer, and its
+/// root object's members (offsets relative to the message), as
+/// [`crate::json::compact_members`] would have recorded them.
+#[derive(Debug, Clone, Copy)]
+struct Validated {
+    end: usize,
+    /// Range of this message's members in [`FastEnvelope::members`].
+    members: (u32, u32),
+}
+
+/// How a message token ended the structural walk.
+const END: u8 = 0;
+
+/// The fused pass over one message: unescapes the envelope string at the cursor (at its
+/// opening quote) into `text` at `out` and, in the same pass, validates the message as
+/// compact JSON and records its root members. `None` when the message is anything but
+/// compact, valid JSON whose envelope-level escapes are only `\"`, `\\` and `\/` (so the
+/// bytes can be read as they come): the caller then unescapes it alone and the exact
+/// checks judge it, so every answer stays the validating scanner's.
+///
+/// In the envelope text, a message-level quote is `\"`, a message-level backslash `\\`;
+/// structure, numbers and literals are plain bytes.
+fn fused_message(
+    c: &mut Cursor<'_>,
+    text: &mut [u8],
+    out: usize,
+    members: &mut Vec<Member>,
+) -> Option<Validated> {
+    let s = c.s;
+    let start = out;
+    let mut out = out;
+    let mut i = c.i + 1;
+    let first_member = members.len();
+    let mut stack = [0u8; crate::json::MAX_DEPTH];
+    let mut depth = 0usize;
+    // Root member being read: key span, value start (relative to the message).
+    let mut key = (0u32, 0u32);
+    let mut value_start = 0u32;
+
+    // The next message-level structural byte: `"` for `\"`, END for the envelope string's
+    // closing quote; `None` for anything else that is not a plain byte.
+    macro_rules! next {
+        () => {
+            match s.get(i) {
+                Some(b'\\') if s.get(i + 1) == Some(&b'"') => {
+                    i += 2;
+                    b'"'
+                }
+                Some(b'"') => {
+                    i += 1;
+                    END
+                }
+                Some(&b) if b > b' ' && b != b'\\' => {
+                    i += 1;
+                    b
+                }
+                _ => return None,
+            }
+        };
+    }
+    macro_rules! emit {
+        ($b:expr) => {{
+            *text.get_mut(out)? = $b;
+            out += 1;
+        }};
+    }
+    // The rest of a message-level string whose opening quote was read and emitted.
+    macro_rules! string {
+        () => {{
+            loop {
+                while let (Some(word), Some(dst)) = (
+                    s.get(i..).and_then(<[u8]>::first_chunk::<8>),
+                    text.get_mut(out..).and_then(<[u8]>::first_chunk_mut::<8>),
+                ) {
+                    *dst = *word;
+                    let stop = crate::json::swar::special_in_word(u64::from_le_bytes(*word));
+                    i += stop;
+                    out += stop;
+                    if stop < 8 {
+                        break;
+                    }
+                }
+                match (s.get(i), s.get(i + 1)) {
+                    (Some(b'\\'), Some(b'"')) => {
+                        i += 2;
+                        emit!(b'"');
+                        break;
+                    }
+                    (Some(b'\\'), Some(b'/')) => {
+                        i += 2;
+                        emit!(b'/');
+                    }
+                    (Some(b'\\'), Some(b'\\')) => {
+                        // A message-level escape: `\` then its letter, itself escaped in
+                        // the envelope when it is a quote, a backslash or a slash.
+                        i += 2;
+                        emit!(b'\\');
+                        match (s.get(i), s.get(i + 1)) {
+                            (Some(b'\\'), Some(&e @ (b'"' | b'\\' | b'/'))) => {
+                                i += 2;
+                                emit!(e);
+                            }
+                            (Some(&e @ (b'/' | b'b' | b'f' | b'n' | b'r' | b't')), _) => {
+                                i += 1;
+                                emit!(e);
+                            }
+                            (Some(b'u'), _) => {
+                                let hex = s.get(i + 1..i + 5)?;
+                                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                    return None;
+                                }
+                                text.get_mut(out..out + 5)?.copy_from_slice(&s[i..i + 5]);
+                                i += 5;
+                                out += 5;
+                            }
+                            _ => return None,
+                        }
+                    }
+                    (Some(&b), _) if b >= b' ' && b != b'"' && b != b'\\' => {
+                        // Fewer than 8 bytes left.
+                        i += 1;
+                        emit!(b);
+                    }
+                    _ => return None,
+                }
+            }
+        }};
+    }
+
+    let mut b = next!();
+    'value: loop {
+        if depth == 1 && stack[0] == b'}' {
+            value_start = (out - start) as u32;
+        }
+        match b {
+            b'{' | b'[' => {
+                emit!(b);
+                let close = b + 2; // '}' and ']'
+                let n = next!();
+                if n == close {
+                    emit!(n);
+                } else {
+                    if depth + 1 >= crate::json::MAX_DEPTH {
+                        return None;
+                    }
+                    stack[depth] = close;
+                    depth += 1;
+                    if close == b'}' {
+                        // A key, its colon, then the value.
+                        if n != b'"' {
+                            return None;
+                        }
+                        let key_start = out + 1;
+                        emit!(b'"');
+                        string!();
+                        if depth == 1 {
+                            key = ((key_start - start) as u32, (out - 1 - start) as u32);
+                        }
+                        if next!() != b':' {
+                            return None;
+                        }
+                        emit!(b':');
+                        b = next!();
+                    } else {
+                        b = n;
+                    }
+                    continue 'value;
+                }
+            }
+            b'"' => {
+                emit!(b'"');
+                string!();
+            }
+            b'-' | b'0'..=b'9' => {
+                // The scanner's number grammar, on plain bytes.
+                emit!(b);
+                let digit = |i: usize| s.get(i).is_some_and(u8::is_ascii_digit);
+                let mut leading = b;
+                if b == b'-' {
+                    if !digit(i) {
+                        return None;
+                    }
+                    leading = s[i];
+                    emit!(leading);
+                    i += 1;
+                }
+                if leading != b'0' {
+                    while digit(i) {
+                        emit!(s[i]);
+                        i += 1;
+                    }
+                }
+                if s.get(i) == Some(&b'.') {
+                    emit!(b'.');
+                    i += 1;
+                    if !digit(i) {
+                        return None;
+                    }
+                    while digit(i) {
+                        emit!(s[i]);
+                        i += 1;
+                    }
+                }
+                if let Some(&e @ (b'e' | b'E')) = s.get(i) {
+                    emit!(e);
+                    i += 1;
+                    if let Some(&sign @ (b'+' | b'-')) = s.get(i) {
+                        emit!(sign);
+                        i += 1;
+                    }
+                    if !digit(i) {
+                        return None;
+                    }
+                    while digit(i) {
+                        emit!(s[i]);
+                        i += 1;
+                    }
+                }
+            }
+            b't' | b'f' | b'n' => {
+                let word: &[u8] = match b {
+                    b't' => b"true",
+                    b'f' => b"false",
+                    _ => b"null",
+                };
+                if s.get(i - 1..i - 1 + word.len())? != word {
+                    return None;
+                }
+                text.get_mut(out..out + word.len())?.copy_from_slice(word);
+                out += word.len();
+                i += word.len() - 1;
+            }
+            _ => return None,
+        }
+        // After a complete value: close containers or move to the next member.
+        loop {
+            if depth == 0 {
+                // The message must end where the envelope string does.
+                if next!() != END {
+                    return None;
+                }
+                c.i = i;
+                return Some(Validated {
+                    end: out,
+                    members: (first_member as u32, members.len() as u32),
+                });
+            }
+            if depth == 1 && stack[0] == b'}' {
+                members.push(Member {
+                    key,
+                    value: (value_start, (out - start) as u32),
+                });
+            }
+            let close = stack[depth - 1];
+            let n = next!();
+            if n == close {
+                emit!(n);
+                depth -= 1;
+            } else if n == b',' {
+                emit!(b',');
+                if close == b'}' {
+                    if next!() != b'"' {
+                        return None;
+                    }
+                    let key_start = out + 1;
+                    emit!(b'"');
+                    string!();
+                    if depth == 1 {
+                        key = ((key_start - start) as u32, (out - 1 - start) as u32);
+                    }
+                    if next!() != b':' {
+                        return None;
+                    }
+                    emit!(b':');
+                }
+                b = next!();
+                continue 'value;
+            } else {
+                return None;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compact messages are validated while they are unescaped, with the root members the
+    /// validating scanner records; anything else is left to it.
+    #[test]
+    fn fused_pass_validates_compact_messages_only() {
+        let messages = [
+            r#"{"a":"x\"y\\z\/","b":[1,-2.5e3,true,null,{"c":{}}],"a":0}"#,
+            r#"[1,2]"#,
+            r#"{ "a":1}"#,
+            r#"{"a":1}x"#,
+            r#"{"a":"é"}"#,
+            r#"{"a":01}"#,
+        ];
+        let log_events: Vec<String> = messages
+            .iter()
+            .map(|m| {
+                format!(
+                    r#"{{"id":"1","message":{}}}"#,
+                    serde_json::to_string(m).unwrap()
+                )
+            })
+            .collect();
+        let envelope = format!(
+            r#"{{"messageType":"DATA_MESSAGE","logEvents":[{}]}}"#,
+            log_events.join(",")
+        );
+        let mut fast = FastEnvelope::default();
+        fast.parse(envelope.as_bytes()).unwrap();
+        let validated: Vec<bool> = fast.messages.iter().map(|m| m.2.is_some()).collect();
+        assert_eq!(validated, [true, true, false, false, true, false]);
+        for (i, (_, span, range)) in fast.messages.iter().enumerate() {
+            let text = &fast.text[span.0 as usize..span.1 as usize];
+            assert_eq!(text, messages[i].as_bytes());
+            if let Some((from, to)) = range {
+                let mut want = Vec::new();
+                crate::json::compact_members(text, &mut want).unwrap();
+                assert_eq!(&fast.members[*from as usize..*to as usize], &want[..]);
+            }
+        }
+    }
 }

@@ -33,6 +33,7 @@ use crate::event::AuditEvent;
 
 mod audit;
 mod cloudwatch;
+mod inflate;
 pub mod stream;
 pub mod time;
 
@@ -295,6 +296,12 @@ pub struct Decoder {
     /// The Kinesis shard and sequence number of the record being decoded, recorded in
     /// its events' annotations.
     record_origin: Option<(String, String)>,
+    /// Whole-buffer inflater for records, created on the first gzip record.
+    inflater: Option<inflate::Inflater>,
+    /// The envelope fast path's buffers (unescaped messages), reused.
+    envelope: cloudwatch::FastEnvelope,
+    /// The last source metadata seen and its annotation members, escaped.
+    escaped_meta: (crate::event::SourceMeta, crate::event::EscapedMeta),
 }
 
 impl Decoder {
@@ -308,6 +315,9 @@ impl Decoder {
             members: Vec::new(),
             inflate: Vec::new(),
             record_origin: None,
+            inflater: None,
+            envelope: cloudwatch::FastEnvelope::default(),
+            escaped_meta: Default::default(),
         }
     }
 
@@ -455,7 +465,8 @@ impl Decoder {
 
     fn push_record_bytes(&mut self, data: &[u8], location: &Location) {
         let buffer = std::mem::take(&mut self.inflate);
-        let (data, error, gzip) = memory_bytes(data, MAX_MEMORY_INFLATE, buffer);
+        let (data, error, gzip) =
+            memory_bytes(data, MAX_MEMORY_INFLATE, buffer, &mut self.inflater);
         let mut reader = DocumentReader::from_bytes(data, error, self.options.max_document_size);
         while self.step(&mut reader, location, gzip) {}
         self.inflate = reader.into_buffer();
@@ -692,18 +703,24 @@ pub fn decode_bytes<'a>(
     )
 }
 
-/// The bytes of an in-memory input, gunzipped when they start with the gzip magic: into
-/// one buffer sized from the gzip trailer, so a record costs one allocation. A gzip error
-/// comes back with what was inflated before it.
+/// The bytes of an in-memory input, gunzipped when they start with the gzip magic: in one
+/// libdeflate call per member into one buffer sized from the gzip trailer (reused across
+/// records). Input that path does not finish cleanly is inflated by the streaming decoder,
+/// so a gzip error comes back with what was inflated before it.
 fn memory_bytes(
     bytes: &[u8],
     limit: usize,
     mut out: Vec<u8>,
+    inflater: &mut Option<inflate::Inflater>,
 ) -> (Vec<u8>, Option<io::Error>, bool) {
     out.clear();
     if !bytes.starts_with(&[0x1f, 0x8b]) {
         out.extend_from_slice(bytes);
         return (out, None, false);
+    }
+    let inflater = inflater.get_or_insert_with(inflate::Inflater::new);
+    if inflater.gunzip(bytes, limit, &mut out) == inflate::Inflated::Done {
+        return (out, None, true);
     }
     // ISIZE (the last member's size mod 2^32) is a good first guess for one member.
     let hint = bytes
@@ -773,7 +790,9 @@ impl<'a> InputDecoder<'a> {
                 }
                 Input::Reader(name, reader) => (name, maybe_gunzip(reader)),
                 Input::Memory(name, bytes) => {
-                    let (data, error, gzip) = memory_bytes(bytes, MAX_MEMORY_INFLATE, Vec::new());
+                    let inflater = &mut self.decoder.inflater;
+                    let (data, error, gzip) =
+                        memory_bytes(bytes, MAX_MEMORY_INFLATE, Vec::new(), inflater);
                     let max = self.decoder.options().max_document_size;
                     let reader = DocumentReader::from_bytes(data, error, max);
                     self.current = Some(OpenInput {

@@ -531,3 +531,107 @@ fn one_decoder_for_many_records_decodes_like_separate_inputs() {
     assert_eq!(problems, 1);
     assert_eq!(decoder.stats().events, 4);
 }
+
+/// The envelope fast path (one pass, unescaping into a reused buffer) gives exactly what
+/// the exact path gives, on escapes of every kind at the envelope level, odd layouts and
+/// broken messages.
+#[test]
+fn envelope_fast_path_matches_the_exact_path_on_escapes() {
+    let base = line("esc");
+    let quoted = |m: &str| serde_json::to_string(m).unwrap();
+    // Envelope-level escapes that serde_json would also write differently.
+    let variants = [
+        quoted(&base),
+        quoted(&base).replace("/", "\\/"),
+        quoted(&base).replace("alice", "\\u0061lic\\u00e9 \\ud83d\\ude00"),
+        quoted(&base).replace("alice", "a\\ud800b\\udc00c\\ud83d\\u0041"),
+        quoted(&base).replace("alice", "a\\\\u0026b"),
+        quoted(&base).replace("alice", "tab\\there"),
+        quoted(&base).replace("alice", "\\b\\f\\r"),
+        quoted(&base).replace(":", "\\u003a"),
+        quoted(&format!(" {base} \n")),
+        quoted(&base[..base.len() - 1]),
+        quoted(&format!("{base}[Truncated...]")),
+        quoted("[1,2]"),
+        quoted(&format!("[{base},{base}]")),
+        // Message-level escapes, numbers, literals and nesting, for the fused pass.
+        quoted(&base.replace("alice", r#"a\"b\\c\/d\u0026e\nf\tg"#)),
+        quoted(&base.replace(
+            "\"get\"",
+            r#""get","n":[0,-0.5e+10,1E3,12.25,-7,true,false,null,{},[],[[{}]]]"#,
+        )),
+        quoted(&base.replace("\"get\"", r#""get","n":01"#)),
+        quoted(&base.replace("\"get\"", r#""get","n":1."#)),
+        quoted(&base.replace("\"get\"", r#""get","n":tru"#)),
+        quoted(&base.replace("\"get\"", r#""get","n":"a\x""#)),
+        quoted(&base.replace("\"get\"", r#""get","n":"a	b""#)),
+        quoted(&base.replace(
+            "\"get\"",
+            &format!(r#""get","n":{}{}"#, "[".repeat(299), "]".repeat(299)),
+        )),
+        quoted(&base.replace(
+            "\"get\"",
+            &format!(r#""get","n":{}{}"#, "[".repeat(300), "]".repeat(300)),
+        )),
+        quoted(&base.replace("\"get\"", r#""get","verb":"second""#)),
+        quoted(&format!("{base}x")),
+        quoted(&format!("{base},")),
+        quoted(&base.replacen("{", "{ ", 1)),
+        quoted("42"),
+        quoted("{}"),
+        quoted(""),
+    ];
+    let log_events: Vec<String> = variants
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            format!(r#"{{ "id" : "{i}", "timestamp":1, "extra":[{{}}], "message" : {m} }}"#)
+        })
+        .collect();
+    let fast = format!(
+        "{{\"messageType\":\"DATA_MESSAGE\",\n \"owner\":\"111122223333\", \"logGroup\":\"/aws/eks/prod/cluster\", \"logStream\":\"kube-apiserver-audit-1\", \"logEvents\":[{}] , \"x\":null}}",
+        log_events.join(",\n")
+    );
+    let exact = fast.replacen(
+        r#""owner":"111122223333","#,
+        r#""owner":"111122223333","owner":"9","#,
+        1,
+    );
+    assert_ne!(fast, exact);
+    let mut decoder = Decoder::new(DecodeOptions::default());
+    let here = Location::new("here");
+    assert!(cloudwatch::typed_envelope(
+        &mut decoder,
+        fast.as_bytes(),
+        &here
+    ));
+    assert!(!cloudwatch::typed_envelope(
+        &mut decoder,
+        exact.as_bytes(),
+        &here
+    ));
+    for input in [fast.as_bytes().to_vec(), gzip(fast.as_bytes())] {
+        let run_fast = decode(&input);
+        let exact_input = if input.starts_with(&[0x1f, 0x8b]) {
+            gzip(exact.as_bytes())
+        } else {
+            exact.as_bytes().to_vec()
+        };
+        let run_exact = decode(&exact_input);
+        assert!(run_fast.events.len() >= 8, "{}", run_fast.events.len());
+        assert_eq!(run_fast.events, run_exact.events);
+        assert_eq!(kinds(&run_fast), kinds(&run_exact));
+        assert_eq!(
+            run_fast
+                .errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            run_exact
+                .errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        );
+    }
+}

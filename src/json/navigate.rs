@@ -153,8 +153,14 @@ impl<'a> Json<'a> {
         let mut found = [None; N];
         let mut missing = N;
         for (raw_key, value) in self.members() {
+            let escaped = raw_key.contains(&b'\\');
             for (slot, key) in found.iter_mut().zip(keys) {
-                if slot.is_none() && key_matches(raw_key, key.as_bytes()) {
+                let matches = if escaped {
+                    key_matches(raw_key, key.as_bytes())
+                } else {
+                    raw_key == key.as_bytes()
+                };
+                if slot.is_none() && matches {
                     *slot = Some(value);
                     missing -= 1;
                     break;
@@ -208,11 +214,15 @@ fn atoi(key: &[u8]) -> Option<i64> {
 }
 
 fn key_matches(raw_key: &[u8], key: &[u8]) -> bool {
-    if memchr::memchr(b'\\', raw_key).is_none() {
-        raw_key == key
-    } else {
-        *unescape(raw_key) == *key
+    // Unescaping only shortens a key, and changes any key that holds a backslash; keys
+    // are short, so a plain loop beats a memchr call.
+    if raw_key.len() < key.len() {
+        return false;
     }
+    if !raw_key.contains(&b'\\') {
+        return raw_key == key;
+    }
+    *unescape(raw_key) == *key
 }
 
 /// Iterator over an object's members: (raw key bytes without quotes, value).

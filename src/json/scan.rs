@@ -98,6 +98,46 @@ pub struct Member {
     pub value: (u32, u32),
 }
 
+/// The closing bytes of the open containers: a fixed array, as deep as [`MAX_DEPTH`]
+/// allows, so scanning allocates nothing.
+struct Stack {
+    closers: [u8; MAX_DEPTH],
+    len: usize,
+}
+
+impl Default for Stack {
+    fn default() -> Self {
+        Stack {
+            closers: [0; MAX_DEPTH],
+            len: 0,
+        }
+    }
+}
+
+impl Stack {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline(always)]
+    fn last(&self) -> Option<u8> {
+        self.len.checked_sub(1).map(|i| self.closers[i])
+    }
+
+    /// Callers check the depth first (a value deeper than [`MAX_DEPTH`] is an error).
+    #[inline(always)]
+    fn push(&mut self, closer: u8) {
+        self.closers[self.len] = closer;
+        self.len += 1;
+    }
+
+    #[inline(always)]
+    fn pop(&mut self) {
+        self.len -= 1;
+    }
+}
+
 /// An early stop: either a real error or "need more input".
 enum Stop {
     Error(JsonError),
@@ -120,7 +160,7 @@ impl Scanner<'_, '_> {
     }
 
     /// Skips whitespace, returns whether there was any.
-    #[inline]
+    #[inline(always)]
     fn skip_ws(&mut self) -> bool {
         let start = self.i;
         while self.i < self.s.len() && is_ws(self.s[self.i]) {
@@ -129,7 +169,7 @@ impl Scanner<'_, '_> {
         self.i != start
     }
 
-    #[inline]
+    #[inline(always)]
     fn peek(&self) -> Step<u8> {
         match self.s.get(self.i) {
             Some(&b) => Ok(b),
@@ -137,6 +177,7 @@ impl Scanner<'_, '_> {
         }
     }
 
+    #[inline(always)]
     fn string(&mut self) -> Step<()> {
         // self.s[self.i] == '"'
         self.i += 1;
@@ -273,13 +314,13 @@ impl Scanner<'_, '_> {
 
     /// Scans one value starting at `self.i` (no leading whitespace).
     fn value(&mut self) -> Step<bool> {
-        let mut stack: Vec<u8> = Vec::new();
+        let mut stack = Stack::default();
         let mut ws = false;
         let mut member_start = None;
         'value: loop {
             ws |= self.skip_ws();
             let b = self.peek()?;
-            if stack.len() == 1 && stack[0] == b'}' {
+            if stack.len() == 1 && stack.last() == Some(b'}') {
                 member_start = Some(self.i);
             }
             if stack.len() + 1 > MAX_DEPTH {
@@ -311,7 +352,7 @@ impl Scanner<'_, '_> {
             }
             // After a complete value: close containers or move to the next member.
             loop {
-                let Some(&close) = stack.last() else {
+                let Some(close) = stack.last() else {
                     return Ok(ws);
                 };
                 if stack.len() == 1

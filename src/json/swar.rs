@@ -26,6 +26,15 @@ fn word(s: &[u8], i: usize) -> u64 {
     u64::from_le_bytes(w)
 }
 
+/// Index of the first byte of a little-endian word that is `"`, `\` or below 0x20, or 8.
+#[inline(always)]
+pub(crate) fn special_in_word(w: u64) -> usize {
+    let mask = zero_bytes(w ^ (ONES * u64::from(b'"')))
+        | zero_bytes(w ^ (ONES * u64::from(b'\\')))
+        | bytes_below(w, 0x20);
+    (mask.trailing_zeros() / 8) as usize
+}
+
 /// Offset of the first byte at or after `i` that is `"`, `\` or below 0x20, or `s.len()`.
 #[inline]
 pub(crate) fn string_special(s: &[u8], mut i: usize) -> usize {
@@ -126,6 +135,11 @@ mod tests {
                     naive(s, i, |b| matches!(b, b'"' | b'\\' | 0..=0x1f)),
                     "{s:?} {i}"
                 );
+                if i + 8 <= s.len() {
+                    let w = u64::from_le_bytes(s[i..i + 8].try_into().unwrap());
+                    let want = naive(&s[i..i + 8], 0, |b| matches!(b, b'"' | b'\\' | 0..=0x1f));
+                    assert_eq!(special_in_word(w), want, "{s:?} {i}");
+                }
                 assert_eq!(
                     quote_or_backslash(s, i),
                     naive(s, i, |b| matches!(b, b'"' | b'\\')),

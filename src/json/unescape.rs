@@ -18,7 +18,13 @@ fn push_char(out: &mut Vec<u8>, c: char) {
 /// UTF-16 surrogate escape is kept as its literal `\uXXXX` text, and a high surrogate
 /// followed by a non-surrogate escape decodes to U+FFFD. Borrowed when nothing is escaped.
 pub fn unescape(raw: &[u8]) -> Cow<'_, [u8]> {
-    let Some(first) = memchr::memchr(b'\\', raw) else {
+    // Most strings are short: a plain loop beats a memchr call there.
+    let first = if raw.len() < 32 {
+        raw.iter().position(|&b| b == b'\\')
+    } else {
+        memchr::memchr(b'\\', raw)
+    };
+    let Some(first) = first else {
         return Cow::Borrowed(raw);
     };
     let mut out = Vec::with_capacity(raw.len());

@@ -479,6 +479,42 @@ pub fn ts_to_iso_8601(ts: u64) -> String {
     s
 }
 
+/// Appends the `width` last decimal digits of `n`, zero-padded.
+fn push_digits(out: &mut String, n: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut n = n;
+    for slot in buf[20 - width..].iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.push_str(std::str::from_utf8(&buf[20 - width..]).expect("digits"));
+}
+
+/// [`rfc3339`] appended to `out`, without formatting machinery.
+pub fn push_rfc3339(out: &mut String, ts: u64) {
+    let sec = ts / 1_000_000_000;
+    let (y, m, d) = civil_from_days((sec / 86_400) as i64);
+    if !(0..=9999).contains(&y) {
+        out.push_str(&rfc3339(ts));
+        return;
+    }
+    let s = sec % 86_400;
+    push_digits(out, y as u64, 4);
+    out.push('-');
+    push_digits(out, u64::from(m), 2);
+    out.push('-');
+    push_digits(out, u64::from(d), 2);
+    out.push('T');
+    push_digits(out, s / 3600, 2);
+    out.push(':');
+    push_digits(out, (s % 3600) / 60, 2);
+    out.push(':');
+    push_digits(out, s % 60, 2);
+    out.push('.');
+    push_digits(out, ts % 1_000_000_000, 9);
+    out.push('Z');
+}
+
 /// The alert `time`: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
 pub fn rfc3339(ts: u64) -> String {
     let sec = ts / 1_000_000_000;

@@ -95,6 +95,13 @@ pub struct Consts {
     regexes: Vec<regex::bytes::Regex>,
 }
 
+impl Consts {
+    /// The string constants, in the order written.
+    pub(crate) fn strings(&self) -> &[Vec<u8>] {
+        &self.strs
+    }
+}
+
 /// The right-hand side of a check.
 #[derive(Debug, Clone)]
 pub enum Rhs {

@@ -78,6 +78,7 @@ pub mod compile;
 pub mod fields;
 pub mod filter;
 pub mod fixtures;
+mod index;
 pub mod loader;
 pub mod ops;
 pub mod output;
@@ -295,6 +296,8 @@ pub struct RuleSummary {
 pub struct Engine {
     rules: Vec<CompiledRule>,
     active: Vec<usize>,
+    /// The active rules indexed by the values they require ([`index`]).
+    index: Option<index::RuleIndex>,
     slots: usize,
     options: EngineOptions,
 }
@@ -348,7 +351,7 @@ impl Engine {
         }
         match last {
             Some(out) if !failed => {
-                let active = out
+                let active: Vec<usize> = out
                     .rules
                     .iter()
                     .enumerate()
@@ -358,6 +361,7 @@ impl Engine {
                 Ok((
                     Engine {
                         slots: out.slots.len(),
+                        index: index::RuleIndex::build(&out.rules, &active),
                         rules: out.rules,
                         active,
                         options: options.clone(),
@@ -369,6 +373,7 @@ impl Engine {
                 Engine {
                     rules: Vec::new(),
                     active: Vec::new(),
+                    index: None,
                     slots: 0,
                     options: options.clone(),
                 },
@@ -402,6 +407,7 @@ impl Engine {
         Evaluator {
             engine: self,
             cache: Vec::with_capacity(self.slots),
+            candidates: Vec::new(),
             first_ts: None,
             runtime_errors: 0,
             first_runtime_error: None,
@@ -414,6 +420,8 @@ impl Engine {
 pub struct Evaluator<'e> {
     engine: &'e Engine,
     cache: Vec<Option<Option<FieldValue<'static>>>>,
+    /// The candidate rules of the event being evaluated (see [`index`]).
+    candidates: Vec<u64>,
     first_ts: Option<u64>,
     runtime_errors: u64,
     first_runtime_error: Option<String>,
@@ -445,7 +453,37 @@ impl Evaluator<'_> {
             first_runtime_error: None,
         };
         let mut raised = 0;
-        for &i in &engine.active {
+        let mut candidates = std::mem::take(&mut self.candidates);
+        let indexed = engine
+            .index
+            .as_ref()
+            .is_some_and(|index| index.candidates(&mut ctx, &mut candidates));
+        let mut word = 0;
+        let mut bits = candidates.first().copied().unwrap_or(0);
+        let mut next = 0;
+        loop {
+            // The next rule to evaluate: the next candidate, or simply the next rule.
+            let position = if indexed {
+                while bits == 0 {
+                    word += 1;
+                    let Some(&w) = candidates.get(word) else {
+                        break;
+                    };
+                    bits = w;
+                }
+                if bits == 0 {
+                    break;
+                }
+                let p = word * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                p
+            } else {
+                next += 1;
+                next - 1
+            };
+            let Some(&i) = engine.active.get(position) else {
+                break;
+            };
             let rule = &engine.rules[i];
             if rule.filter.eval(&mut ctx) {
                 out.push(Alert::build(rule, &mut ctx, &engine.options.hostname));
@@ -455,6 +493,7 @@ impl Evaluator<'_> {
                 }
             }
         }
+        self.candidates = candidates;
         if ctx.runtime_errors > 0 {
             self.runtime_errors += ctx.runtime_errors;
             if self.first_runtime_error.is_none() {

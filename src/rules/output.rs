@@ -438,36 +438,41 @@ impl Alert {
     /// Falco's `json_output` line (no trailing newline).
     pub fn to_json(&self) -> String {
         let mut o = String::with_capacity(256 + self.output.len() * 2);
+        self.write_json(&mut o);
+        o
+    }
+
+    /// [`Alert::to_json`] appended to `o`: a writer reuses one buffer for every alert.
+    pub fn write_json(&self, o: &mut String) {
         o.push_str("{\"hostname\":");
-        push_json_str(&mut o, &self.hostname);
+        push_json_str(o, &self.hostname);
         o.push_str(",\"output\":");
-        push_json_str(&mut o, &self.output);
+        push_json_str(o, &self.output);
         o.push_str(",\"output_fields\":{");
         for (i, (k, v)) in self.output_fields.iter().enumerate() {
             if i > 0 {
                 o.push(',');
             }
-            push_json_str(&mut o, k);
+            push_json_str(o, k);
             o.push(':');
-            v.write_json(&mut o);
+            v.write_json(o);
         }
         o.push_str("},\"priority\":");
-        push_json_str(&mut o, self.priority.as_str());
+        push_json_str(o, self.priority.as_str());
         o.push_str(",\"rule\":");
-        push_json_str(&mut o, &self.rule);
+        push_json_str(o, &self.rule);
         o.push_str(",\"source\":");
-        push_json_str(&mut o, &self.source);
+        push_json_str(o, &self.source);
         o.push_str(",\"tags\":[");
         for (i, t) in self.tags.iter().enumerate() {
             if i > 0 {
                 o.push(',');
             }
-            push_json_str(&mut o, t);
+            push_json_str(o, t);
         }
-        o.push_str("],\"time\":");
-        push_json_str(&mut o, &self.time());
-        o.push('}');
-        o
+        o.push_str("],\"time\":\"");
+        fields::push_rfc3339(o, self.time_ns);
+        o.push_str("\"}");
     }
 
     /// Falco's text line: the output with JSON string escaping, without quotes.

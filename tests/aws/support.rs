@@ -54,7 +54,8 @@ fn start_moto() -> String {
     url
 }
 
-/// Polls `done` until it holds or `limit` passes; panics then.
+/// Polls `done` until it holds or `limit` passes; panics then (at the caller's line).
+#[track_caller]
 pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
@@ -222,9 +223,19 @@ impl Forwarder {
             .append(true)
             .open(log)
             .expect("log file");
+        // Tests run many forwarders at once: none listens for /metrics unless asked.
+        let quiet: &[&str] = if args
+            .iter()
+            .any(|a| *a == "--metrics-address" || *a == "--config")
+        {
+            &[]
+        } else {
+            &["--metrics-address", "off"]
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_eksaudit"))
             .arg("forward")
             .args(args)
+            .args(quiet)
             .env("AWS_ENDPOINT_URL", endpoint)
             // Distinctive fake keys, so a test can prove they never reach a log.
             .env("AWS_ACCESS_KEY_ID", "AKIAEKSAUDITTESTKEY1")
