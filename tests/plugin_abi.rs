@@ -714,8 +714,8 @@ fn open_errors_are_clear() {
     let raw = Raw::init("{}").unwrap();
     let err = raw.open("kinesis://audit-stream?regoin=x").unwrap_err();
     assert!(err.contains("unknown key \"regoin\""), "{err}");
-    let err = raw.open("my-cluster").unwrap_err();
-    assert!(err.contains("not supported yet"), "{err}");
+    let err = raw.open("my cluster").unwrap_err();
+    assert!(err.contains("an EKS cluster name has"), "{err}");
     let err = raw.open("file:///nonexistent/eks-audit").unwrap_err();
     assert!(err.contains("cannot open /nonexistent/eks-audit"), "{err}");
     let err = raw.open("").unwrap_err();

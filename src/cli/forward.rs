@@ -11,15 +11,15 @@ use eksaudit::decode::{DecodeOptions, MAX_MAX_EVENT_SIZE};
 use eksaudit::forward::sink::SinkSpec;
 use eksaudit::forward::{self, ForwardConfig};
 use eksaudit::sources::live::{LiveOptions, default_worker_id};
-use eksaudit::sources::parse_open_params;
-use eksaudit::sources::spec::KINESIS_KEYS;
+use eksaudit::sources::spec::{CLOUDWATCH_KEYS, KINESIS_KEYS};
+use eksaudit::sources::{SourceSpec, parse_open_params};
 
 use super::Outcome;
 
 /// The long help: what forward does, and every key a `kinesis://` source takes.
 pub static LONG_ABOUT: LazyLock<String> = LazyLock::new(|| {
     let mut text = String::from(
-        "Read audit events from Kinesis (or files) and write them to sinks, with durable checkpoints.\n\n\
+        "Read audit events from CloudWatch Logs or Kinesis (or files) and write them to sinks, with durable checkpoints.\n\n\
          Each --source is read in its own tasks; events are written to every --sink as JSON lines \
          (one audit event per line). A source's position is checkpointed only after every sink \
          has written and flushed the events before it, so after a crash or kill -9 nothing is \
@@ -28,10 +28,16 @@ pub static LONG_ABOUT: LazyLock<String> = LazyLock::new(|| {
          Sources:\n  \
          kinesis://<stream name or ARN>?key=value&...   a Kinesis data stream fed by a CloudWatch \
          Logs subscription filter (gzip envelopes)\n  \
+         cloudwatch://<cluster | /log/group | ARN>?...   EKS audit log groups polled in CloudWatch \
+         Logs (a bare cluster name means /aws/eks/<name>/cluster)\n  \
          file://<path>                                   audit log files (any format), read once\n\n\
          kinesis:// keys:\n",
     );
     for (key, what) in KINESIS_KEYS {
+        text.push_str(&format!("  {key:<22} {what}\n"));
+    }
+    text.push_str("\ncloudwatch:// keys:\n");
+    for (key, what) in CLOUDWATCH_KEYS {
         text.push_str(&format!("  {key:<22} {what}\n"));
     }
     text.push_str(
@@ -48,7 +54,8 @@ pub static LONG_ABOUT: LazyLock<String> = LazyLock::new(|| {
 /// Arguments of `eksaudit forward`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A source: kinesis://<stream>?key=value&... or file://<path> (repeat for several).
+    /// A source: cloudwatch://<log group>?key=value&..., kinesis://<stream>?key=value&...
+    /// or file://<path> (repeat for several).
     #[arg(long = "source", value_name = "SPEC", required = true)]
     sources: Vec<String>,
     /// A sink: stdout or file://<path> (repeat for several; default stdout).
@@ -74,6 +81,10 @@ pub struct Args {
     /// Seconds between two progress lines in the log (0: none).
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     progress_interval: u64,
+    /// Stop once every cloudwatch:// source has read up to now (and file:// sources to
+    /// their end): hunt over retained history with start=<time>, then exit.
+    #[arg(long)]
+    until_caught_up: bool,
 }
 
 /// Runs `eksaudit forward`.
@@ -114,6 +125,14 @@ fn config(args: Args) -> Result<ForwardConfig> {
         .iter()
         .map(|s| parse_open_params(s).map_err(anyhow::Error::from))
         .collect::<Result<Vec<_>>>()?;
+    if args.until_caught_up
+        && let Some(kinesis) = sources.iter().find(|s| matches!(s, SourceSpec::Kinesis(_)))
+    {
+        bail!(
+            "--until-caught-up applies to cloudwatch:// and file:// sources; {} is followed forever",
+            kinesis.key()
+        );
+    }
     let mut sinks = args
         .sinks
         .iter()
@@ -131,6 +150,7 @@ fn config(args: Args) -> Result<ForwardConfig> {
             profile: args.profile,
             region: args.region,
             worker_id: args.worker_id.unwrap_or_else(default_worker_id),
+            until_caught_up: args.until_caught_up,
             ..LiveOptions::default()
         },
         progress_interval: Duration::from_secs(args.progress_interval),

@@ -36,6 +36,7 @@ mod cloudwatch;
 pub mod stream;
 pub mod time;
 
+pub use cloudwatch::LogEventOrigin;
 pub use stream::{DocumentReader, Frame};
 
 /// Upstream's default `maxEventSize` (256 KiB).

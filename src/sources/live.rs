@@ -34,6 +34,9 @@ pub struct LiveOptions {
     pub channel_batches: usize,
     /// This process's name in leases.
     pub worker_id: String,
+    /// CloudWatch Logs sources end (`SourceMessage::Ended`) once they read up to now,
+    /// instead of following (`eksaudit forward --until-caught-up`).
+    pub until_caught_up: bool,
 }
 
 impl Default for LiveOptions {
@@ -44,6 +47,7 @@ impl Default for LiveOptions {
             region: None,
             channel_batches: 16,
             worker_id: default_worker_id(),
+            until_caught_up: false,
         }
     }
 }
@@ -161,6 +165,21 @@ impl LiveSources {
                         })
                         .await;
                     }));
+                    Some(commit_tx)
+                }
+                SourceSpec::CloudWatch(cloudwatch_spec) => {
+                    let (task, commit_tx) = crate::sources::cloudwatch::start(
+                        &runtime,
+                        index,
+                        cloudwatch_spec,
+                        checkpoints.source(&key),
+                        options,
+                        tx.clone(),
+                        shutdown_rx.clone(),
+                        metrics.clone(),
+                    )
+                    .map_err(anyhow::Error::msg)?;
+                    tasks.push(task);
                     Some(commit_tx)
                 }
             };

@@ -11,6 +11,7 @@
     )
 )]
 
+mod cloudwatch;
 mod kinesis;
 mod leases;
 mod proxy;
