@@ -25,6 +25,8 @@ use libloading::Library;
     reason = "shared with the aws tests; this binary uses a part"
 )]
 mod aws_support;
+#[path = "plugin_abi_cloudwatch.rs"]
+mod cloudwatch;
 #[path = "fixture_paths.rs"]
 mod fixture_paths;
 #[path = "plugin_abi_kinesis.rs"]
