@@ -262,8 +262,8 @@ fn same_millisecond_bursts_over_pages_and_streams() {
     assert_exactly_once(&out, &expected);
     assert!(last_metric(&log, "duplicates_suppressed") > 0, "{log}");
     assert!(last_metric(&log, "late_events") >= 18, "{log}");
-    // page_size=7: well over one page per poll.
-    assert!(last_metric(&log, "pages") > 30, "{log}");
+    // page_size=7: the first poll alone reads 85 events in at least 13 pages.
+    assert!(last_metric(&log, "pages") >= 13, "{log}");
     assert!(last_metric(&log, "other_streams") >= 5, "{log}");
 }
 
