@@ -462,6 +462,59 @@ fn throttling_backs_off_and_loses_nothing() {
     assert!(last_metric(&text, "throttles") >= 6, "{text}");
 }
 
+/// CloudWatch may answer a page with no events and a `nextToken` while it searches:
+/// every poll's first page is such a page here (through the proxy), and pagination goes
+/// on through it, so nothing is missed.
+#[test]
+#[cfg_attr(
+    not(has_moto),
+    ignore = "needs moto server: pip install 'moto[server]==5.2.5' (or set EKSAUDIT_TEST_MOTO)"
+)]
+fn pagination_goes_on_through_empty_pages() {
+    let rt = runtime();
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk_config());
+    let (_, group) = new_group(&rt, &logs);
+    let mut expected = BTreeSet::new();
+    let batch = ids("empty-page", 20);
+    rt.block_on(put_audit_events(
+        &logs,
+        &group,
+        AUDIT_STREAM,
+        now_ms() - 1_000,
+        &batch,
+    ));
+    expected.extend(batch);
+    let proxy = Proxy::start(
+        endpoint(),
+        Box::new(|target, _| {
+            (target == "Logs_20140328.FilterLogEvents").then_some(Fault::EmptyPage)
+        }),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let source = format!("cloudwatch://{group}?start=retention&poll_interval=1&page_size=8");
+    let log = dir.path().join("log");
+    let args = forward_args(&source, dir.path(), &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let forwarder = Forwarder::start_with(&proxy.url, &args, &log);
+    let out = dir.path().join("out.jsonl");
+    wait_for(&out, &expected, Duration::from_secs(60), &log);
+    // Events put while polling, too.
+    let batch = ids("empty-page-more", 5);
+    rt.block_on(put_audit_events(
+        &logs,
+        &group,
+        AUDIT_STREAM_2,
+        now_ms(),
+        &batch,
+    ));
+    expected.extend(batch);
+    wait_for(&out, &expected, Duration::from_secs(60), &log);
+    std::thread::sleep(Duration::from_secs(2));
+    forwarder.terminate();
+    assert_exactly_once(&out, &expected);
+    assert!(proxy.count(Fault::EmptyPage) >= 3);
+}
+
 /// `start=<time>` reads retained history, and `--until-caught-up` exits on its own once
 /// it reached now; a second run continues from the checkpoint with nothing repeated.
 #[test]
