@@ -121,6 +121,10 @@ fn bare_cluster_name_and_cloudwatch_open_params() {
     assert!(super::metric(&mut runner, "cloudwatch_pages") >= 2);
     assert!(super::metric(&mut runner, "cloudwatch_duplicates_suppressed") >= 3);
     assert_eq!(super::metric(&mut runner, "cloudwatch_other_streams"), 1);
+    assert_eq!(super::metric(&mut runner, "cloudwatch_log_groups"), 1);
+    // Caught up: the watermark trails now by about a poll.
+    let lag = super::metric(&mut runner, "cloudwatch_max_lag_ms");
+    assert!(lag < 10_000, "lag {lag} ms");
     drop(runner);
 
     // The same group as cloudwatch://<log group>: same key, so it resumes after the
