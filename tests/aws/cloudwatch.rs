@@ -663,3 +663,50 @@ fn missing_group_fails_clearly() {
     assert!(log.contains("does not exist"), "{log}");
     assert!(log.contains("--logging"), "{log}");
 }
+
+/// What needs no AWS: `forward --help` documents every `cloudwatch://` key, a spec
+/// mistake is refused naming the key, and `--until-caught-up` refuses a Kinesis
+/// stream, which has no "now" to reach.
+#[test]
+fn forward_help_and_refusals() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_eksaudit"))
+            .args(args)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("eksaudit runs")
+    };
+    let help = run(&["forward", "--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    for (key, _) in eksaudit::sources::spec::CLOUDWATCH_KEYS {
+        assert!(
+            text.contains(&format!("  {key} ")),
+            "{key} missing:\n{text}"
+        );
+    }
+    assert!(text.contains("--until-caught-up"), "{text}");
+    let bad = run(&[
+        "forward",
+        "--source",
+        "cloudwatch://prod?lag_window=soon",
+        "--checkpoint-dir",
+        "/nonexistent/never-created",
+    ]);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success());
+    assert!(err.contains("lag_window=\"soon\""), "{err}");
+    let kinesis = run(&[
+        "forward",
+        "--source",
+        "kinesis://s",
+        "--until-caught-up",
+        "--checkpoint-dir",
+        "/nonexistent/never-created",
+    ]);
+    let err = String::from_utf8_lossy(&kinesis.stderr);
+    assert!(!kinesis.status.success());
+    assert!(
+        err.contains("--until-caught-up applies to cloudwatch://"),
+        "{err}"
+    );
+}
