@@ -25,6 +25,8 @@ use libloading::Library;
     reason = "shared with the aws tests; this binary uses a part"
 )]
 mod aws_support;
+#[path = "plugin_abi_cloudwatch.rs"]
+mod cloudwatch;
 #[path = "fixture_paths.rs"]
 mod fixture_paths;
 #[path = "plugin_abi_kinesis.rs"]
@@ -714,8 +716,8 @@ fn open_errors_are_clear() {
     let raw = Raw::init("{}").unwrap();
     let err = raw.open("kinesis://audit-stream?regoin=x").unwrap_err();
     assert!(err.contains("unknown key \"regoin\""), "{err}");
-    let err = raw.open("my-cluster").unwrap_err();
-    assert!(err.contains("not supported yet"), "{err}");
+    let err = raw.open("my cluster").unwrap_err();
+    assert!(err.contains("an EKS cluster name has"), "{err}");
     let err = raw.open("file:///nonexistent/eks-audit").unwrap_err();
     assert!(err.contains("cannot open /nonexistent/eks-audit"), "{err}");
     let err = raw.open("").unwrap_err();

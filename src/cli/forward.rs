@@ -11,15 +11,15 @@ use eksaudit::decode::{DecodeOptions, MAX_MAX_EVENT_SIZE};
 use eksaudit::forward::sink::SinkSpec;
 use eksaudit::forward::{self, ForwardConfig, config, metrics};
 use eksaudit::sources::live::LiveOptions;
-use eksaudit::sources::parse_open_params;
-use eksaudit::sources::spec::KINESIS_KEYS;
+use eksaudit::sources::spec::{CLOUDWATCH_KEYS, KINESIS_KEYS, S3_KEYS};
+use eksaudit::sources::{SourceSpec, parse_open_params};
 
 use super::Outcome;
 
 /// The long help: what forward does, and every key a `kinesis://` source takes.
 pub static LONG_ABOUT: LazyLock<String> = LazyLock::new(|| {
     let mut text = String::from(
-        "Read audit events from Kinesis (or files) and write them to sinks, with durable checkpoints.\n\n\
+        "Read audit events from CloudWatch Logs, Kinesis, S3 (or files) and write them to sinks, with durable checkpoints.\n\n\
          Each --source is read in its own tasks; events are written to every --sink as JSON lines \
          (one audit event per line). A source's position is checkpointed only after every sink \
          has written and flushed the events before it, so after a crash or kill -9 nothing is \
@@ -28,10 +28,22 @@ pub static LONG_ABOUT: LazyLock<String> = LazyLock::new(|| {
          Sources:\n  \
          kinesis://<stream name or ARN>?key=value&...   a Kinesis data stream fed by a CloudWatch \
          Logs subscription filter (gzip envelopes)\n  \
+         cloudwatch://<cluster | /log/group | ARN>?...   EKS audit log groups polled in CloudWatch \
+         Logs (a bare cluster name means /aws/eks/<name>/cluster)\n  \
+         s3://<bucket>/<prefix>?...                      exported audit logs, object by object in \
+         key order, then the source ends\n  \
          file://<path>                                   audit log files (any format), read once\n\n\
          kinesis:// keys:\n",
     );
     for (key, what) in KINESIS_KEYS {
+        text.push_str(&format!("  {key:<22} {what}\n"));
+    }
+    text.push_str("\ncloudwatch:// keys:\n");
+    for (key, what) in CLOUDWATCH_KEYS {
+        text.push_str(&format!("  {key:<22} {what}\n"));
+    }
+    text.push_str("\ns3:// keys:\n");
+    for (key, what) in S3_KEYS {
         text.push_str(&format!("  {key:<22} {what}\n"));
     }
     text.push_str(
@@ -48,7 +60,8 @@ pub static LONG_ABOUT: LazyLock<String> = LazyLock::new(|| {
 /// Arguments of `eksaudit forward`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A source: kinesis://<stream>?key=value&... or file://<path> (repeat for several).
+    /// A source: cloudwatch://<log group>?key=value&..., kinesis://<stream>?key=value&...,
+    /// s3://<bucket>/<prefix> or file://<path> (repeat for several).
     #[arg(
         long = "source",
         value_name = "SPEC",
@@ -94,6 +107,10 @@ pub struct Args {
     /// "off" to disable).
     #[arg(long, value_name = "ADDR:PORT")]
     metrics_address: Option<String>,
+    /// Stop once every cloudwatch:// source has read up to now (and s3:// and file://
+    /// sources to their end): hunt over retained history with start=<time>, then exit.
+    #[arg(long)]
+    until_caught_up: bool,
 }
 
 /// Runs `eksaudit forward`.
@@ -175,6 +192,18 @@ fn config(args: Args) -> Result<ForwardConfig> {
     for source in &args.sources {
         loaded.sources.push(parse_open_params(source)?);
     }
+    if args.until_caught_up
+        && let Some(kinesis) = loaded
+            .sources
+            .iter()
+            .find(|s| matches!(s, SourceSpec::Kinesis(_)))
+    {
+        bail!(
+            "--until-caught-up applies to cloudwatch://, s3:// and file:// sources; {} is followed forever",
+            kinesis.key()
+        );
+    }
+    loaded.live.until_caught_up = args.until_caught_up;
     for sink in &args.sinks {
         let mut spec = SinkSpec::parse(sink)?;
         if let SinkSpec::Alerts(alerts) = &mut spec {

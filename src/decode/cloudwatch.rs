@@ -895,6 +895,43 @@ fn fused_message(
     }
 }
 
+/// Where a log event read from CloudWatch Logs directly (FilterLogEvents, not a
+/// subscription) comes from: what an envelope's header would have said.
+#[derive(Debug, Clone, Copy)]
+pub struct LogEventOrigin<'a> {
+    /// The log group.
+    pub log_group: &'a str,
+    /// The log stream.
+    pub log_stream: &'a str,
+    /// The account that owns the group, when known.
+    pub account: Option<&'a str>,
+}
+
+impl Decoder {
+    /// Decodes one log event read with FilterLogEvents exactly as a log event of a
+    /// subscription envelope is decoded (same `[Truncated...]` handling, same
+    /// annotations: cluster, account, region, log group, log stream), so events read
+    /// either way are the same events. The caller picks the log streams: nothing is
+    /// skipped here for its stream's name.
+    pub fn push_log_event(
+        &mut self,
+        message: String,
+        origin: LogEventOrigin<'_>,
+        location: &Location,
+    ) {
+        let meta = SourceMeta {
+            cluster: SourceMeta::cluster_from_log_group(origin.log_group).map(str::to_string),
+            account: origin.account.map(str::to_string),
+            region: self.options().region.clone(),
+            log_group: Some(origin.log_group.to_string()),
+            log_stream: Some(origin.log_stream.to_string()),
+            kinesis_shard: None,
+            kinesis_sequence: None,
+        };
+        self::message(self, Cow::Owned(message.into_bytes()), &meta, location);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

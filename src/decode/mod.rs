@@ -37,6 +37,7 @@ mod inflate;
 pub mod stream;
 pub mod time;
 
+pub use cloudwatch::LogEventOrigin;
 pub use stream::{DocumentReader, Frame};
 
 /// Upstream's default `maxEventSize` (256 KiB).

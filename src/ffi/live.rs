@@ -1,4 +1,4 @@
-//! The plugin's live capture: a Kinesis source running on its own runtime (started in
+//! The plugin's live capture: a Kinesis or CloudWatch Logs source running on its own runtime (started in
 //! `open`, never in `init`), its batches handed to Falco from `next_batch`.
 //!
 //! Acknowledgement: a batch handed to Falco is consumed once Falco asks for the next
@@ -190,6 +190,7 @@ pub fn source_metrics(metrics: &Metrics) -> Vec<Metric> {
             MetricValue::U64(value),
         )
     };
+    let cw = &metrics.cloudwatch;
     let max_lag = metrics.lag().values().copied().max().unwrap_or(0).max(0) as u64;
     vec![
         monotonic(c"kinesis_records", Metrics::get(&metrics.records)),
@@ -214,5 +215,18 @@ pub fn source_metrics(metrics: &Metrics) -> Vec<Metric> {
             Metrics::get(&metrics.shards_reading),
         ),
         gauge(c"kinesis_max_millis_behind_latest", max_lag),
+        monotonic(c"cloudwatch_log_events", Metrics::get(&cw.log_events)),
+        monotonic(c"cloudwatch_pages", Metrics::get(&cw.pages)),
+        monotonic(c"cloudwatch_api_calls", Metrics::get(&cw.api_calls)),
+        monotonic(
+            c"cloudwatch_duplicates_suppressed",
+            Metrics::get(&cw.duplicates_suppressed),
+        ),
+        monotonic(c"cloudwatch_late_events", Metrics::get(&cw.late_events)),
+        monotonic(c"cloudwatch_other_streams", Metrics::get(&cw.other_streams)),
+        gauge(c"cloudwatch_log_groups", Metrics::get(&cw.groups_polling)),
+        // One throttle counter per source: the same value under both names.
+        monotonic(c"cloudwatch_throttles", Metrics::get(&metrics.throttles)),
+        gauge(c"cloudwatch_max_lag_ms", max_lag),
     ]
 }

@@ -392,6 +392,16 @@ fn open_source(
         spec @ (SourceSpec::Kinesis(_) | SourceSpec::S3(_)) => {
             Ok(Instance::Live(Box::new(LiveInstance::open(spec, config)?)))
         }
+        SourceSpec::CloudWatch(mut spec) => {
+            // k8saudit-eks's init_config, in seconds as its users expect, for what the
+            // spec leaves unset.
+            spec.poll_interval_secs
+                .get_or_insert(config.polling_interval.clamp(1, 3600));
+            spec.start
+                .get_or_insert(crate::sources::CloudWatchStart::Ago(config.shift));
+            let spec = SourceSpec::CloudWatch(spec);
+            Ok(Instance::Live(Box::new(LiveInstance::open(spec, config)?)))
+        }
     }
 }
 

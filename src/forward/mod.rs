@@ -227,6 +227,22 @@ fn log_progress(live: &LiveSources, summary: &Summary) {
             throttles = Metrics::get(&metrics.throttles),
             "Source progress."
         );
+        let cw = &metrics.cloudwatch;
+        if Metrics::get(&cw.api_calls) > 0 {
+            tracing::info!(
+                source = key,
+                log_groups = Metrics::get(&cw.groups_polling),
+                max_lag_ms = max_lag,
+                log_events = Metrics::get(&cw.log_events),
+                pages = Metrics::get(&cw.pages),
+                api_calls = Metrics::get(&cw.api_calls),
+                throttles = Metrics::get(&metrics.throttles),
+                duplicates_suppressed = Metrics::get(&cw.duplicates_suppressed),
+                late_events = Metrics::get(&cw.late_events),
+                other_streams = Metrics::get(&cw.other_streams),
+                "CloudWatch Logs progress."
+            );
+        }
     }
     tracing::info!(
         events = summary.events,

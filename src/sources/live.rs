@@ -36,6 +36,9 @@ pub struct LiveOptions {
     pub worker_id: String,
     /// Bytes of decoded events that may wait for the host, over every source.
     pub budget_bytes: usize,
+    /// CloudWatch Logs sources end (`SourceMessage::Ended`) once they read up to now,
+    /// instead of following (`eksaudit forward --until-caught-up`).
+    pub until_caught_up: bool,
 }
 
 impl Default for LiveOptions {
@@ -47,6 +50,7 @@ impl Default for LiveOptions {
             channel_batches: 16,
             worker_id: default_worker_id(),
             budget_bytes: crate::sources::budget::DEFAULT_BUDGET_BYTES,
+            until_caught_up: false,
         }
     }
 }
@@ -183,6 +187,21 @@ impl LiveSources {
                         })
                         .await;
                     }));
+                    Some(commit_tx)
+                }
+                SourceSpec::CloudWatch(cloudwatch_spec) => {
+                    let (task, commit_tx) = crate::sources::cloudwatch::start(
+                        &runtime,
+                        index,
+                        cloudwatch_spec,
+                        checkpoints.source(&key),
+                        options,
+                        tx.clone(),
+                        shutdown_rx.clone(),
+                        metrics.clone(),
+                    )
+                    .map_err(anyhow::Error::msg)?;
+                    tasks.push(task);
                     Some(commit_tx)
                 }
             };

@@ -12,12 +12,16 @@ use std::sync::Arc;
 use crate::event::AuditEvent;
 
 pub mod budget;
+pub mod cloudwatch;
 pub mod kinesis;
 pub mod live;
 pub mod s3;
 pub mod spec;
 
-pub use spec::{KinesisSpec, SourceSpec, SpecError, StartPosition, parse_open_params};
+pub use spec::{
+    CloudWatchSpec, CloudWatchStart, KinesisSpec, SourceSpec, SpecError, StartPosition,
+    parse_open_params,
+};
 
 /// Decoded events from one partition of one source, and where they end.
 #[derive(Debug)]

@@ -5,9 +5,10 @@
 //!   recognises, replayed once;
 //! * `kinesis://<stream name or ARN>?key=value&…`: a Kinesis data stream fed by a
 //!   CloudWatch Logs subscription filter (keys in [`KINESIS_KEYS`]);
-//! * `cloudwatch://…` and a bare cluster name (what Falco's k8saudit-eks plugin takes) are
-//!   recognised and refused with "not supported yet" until that source is built, so a
-//!   configuration written for them fails loudly instead of reading nothing.
+//! * `cloudwatch://<cluster name | /log/group/name | log group ARN>?key=value&…`: EKS
+//!   audit log groups polled with FilterLogEvents (keys in [`CLOUDWATCH_KEYS`]); a bare
+//!   cluster name with no scheme (what Falco's k8saudit-eks plugin takes as `open_params`)
+//!   means the same as `cloudwatch://<name>`.
 //!
 //! Parsing does no I/O: every mistake a spec can hold is found here, before any AWS call.
 
@@ -23,6 +24,8 @@ pub enum SourceSpec {
     File(PathBuf),
     /// Read a Kinesis data stream, forever.
     Kinesis(Box<KinesisSpec>),
+    /// Poll CloudWatch Logs log groups, forever (or until caught up with now).
+    CloudWatch(Box<CloudWatchSpec>),
     /// Read exported audit logs from S3, object by object, then end.
     S3(Box<S3Spec>),
 }
@@ -34,6 +37,7 @@ impl SourceSpec {
         match self {
             Self::File(path) => format!("file:{}", path.display()),
             Self::Kinesis(spec) => spec.key(),
+            Self::CloudWatch(spec) => spec.key(),
             Self::S3(spec) => spec.key(),
         }
     }
@@ -158,6 +162,157 @@ impl KinesisSpec {
     }
 }
 
+/// Where a CloudWatch Logs poller starts on a log group it has no checkpoint for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloudWatchStart {
+    /// Events stamped this many seconds before the poller starts, and later (`now` is
+    /// 0; the plugin's `shift` sets it).
+    Ago(u64),
+    /// Events stamped at or after this time (milliseconds since the epoch): reads the
+    /// history, then follows.
+    At(i64),
+    /// Every event the group still retains.
+    Retention,
+}
+
+impl fmt::Display for CloudWatchStart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ago(0) => f.write_str("now"),
+            Self::Ago(secs) => write!(f, "now-{secs}s"),
+            Self::At(ms) => f.write_str(&crate::decode::time::format_rfc3339_nanos(
+                u64::try_from(*ms).unwrap_or(0).saturating_mul(1_000_000),
+            )),
+            Self::Retention => f.write_str("retention"),
+        }
+    }
+}
+
+/// A `cloudwatch://` spec (or a bare cluster name).
+///
+/// `start` and `poll_interval_secs` are `None` when the spec does not set them, so the
+/// plugin can fill them from k8saudit-eks's `shift` and `polling_interval`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudWatchSpec {
+    /// Log group names to poll (empty with `group_prefix` alone).
+    pub log_groups: Vec<String>,
+    /// Discover (and re-discover) every log group whose name starts with this.
+    pub group_prefix: Option<String>,
+    /// The account, when an ARN named it.
+    pub account: Option<String>,
+    /// The region: the `region` key, else the ARN's, else the SDK's chain.
+    pub region: Option<String>,
+    /// Where groups without a checkpoint start (default: now).
+    pub start: Option<CloudWatchStart>,
+    /// Seconds back from the last poll every poll reads again, to catch events ingested
+    /// late; events already emitted are recognised by id and skipped.
+    pub lag_window_secs: u64,
+    /// Seconds between two polls of a group that is caught up (default 5).
+    pub poll_interval_secs: Option<u64>,
+    /// A role to assume for every call.
+    pub assume_role: Option<AssumeRole>,
+    /// Only log streams whose name starts with this are read.
+    pub stream_prefix: String,
+    /// FilterLogEvents `limit` (1 to 10000).
+    pub page_size: i32,
+    /// FilterLogEvents calls per second allowed for the (account, region), shared by
+    /// every group polled in the process.
+    pub rate: u32,
+    /// Seconds between two DescribeLogGroups looks for new groups (with `prefix`).
+    pub discover_interval_secs: u64,
+}
+
+/// The keys `cloudwatch://` takes, with what they mean (for `--help` and errors).
+pub const CLOUDWATCH_KEYS: &[(&str, &str)] = &[
+    (
+        "region",
+        "AWS region (default: the log group ARN's, else the SDK's: AWS_REGION, profile)",
+    ),
+    (
+        "start",
+        "now | an RFC 3339 time | retention: where groups without a checkpoint start (default now); a past time reads the history, then follows",
+    ),
+    (
+        "lag_window",
+        "seconds every poll reads again to catch late-ingested events, skipped by id if already emitted (default 120)",
+    ),
+    (
+        "poll_interval",
+        "seconds between two polls of a group that is caught up (default 5)",
+    ),
+    (
+        "streams",
+        "log stream name prefix to read (default kube-apiserver-audit)",
+    ),
+    (
+        "prefix",
+        "poll every log group whose name starts with this, re-discovered (e.g. /aws/eks/)",
+    ),
+    (
+        "discover_interval",
+        "seconds between two looks for new log groups with prefix (default 300)",
+    ),
+    ("role_arn", "IAM role to assume (cross-account reading)"),
+    ("external_id", "ExternalId the role's trust policy requires"),
+    ("session_name", "STS session name (default eksaudit)"),
+    (
+        "page_size",
+        "events per FilterLogEvents page, 1 to 10000 (default 10000)",
+    ),
+    (
+        "rate",
+        "FilterLogEvents calls per second for the account and region, shared by every group in the process (default 5, the default quota)",
+    ),
+];
+
+/// The prefix of EKS's audit log streams (`kube-apiserver-audit-<id>`).
+pub const EKS_AUDIT_STREAM_PREFIX: &str = "kube-apiserver-audit";
+
+impl CloudWatchSpec {
+    /// A spec for `log_group` with every default.
+    pub fn new(log_group: &str) -> Self {
+        Self {
+            log_groups: vec![log_group.to_string()],
+            group_prefix: None,
+            account: None,
+            region: None,
+            start: None,
+            lag_window_secs: 120,
+            poll_interval_secs: None,
+            assume_role: None,
+            stream_prefix: EKS_AUDIT_STREAM_PREFIX.to_string(),
+            page_size: 10_000,
+            rate: 5,
+            discover_interval_secs: 300,
+        }
+    }
+
+    /// Where groups without a checkpoint start.
+    pub fn start(&self) -> CloudWatchStart {
+        self.start.unwrap_or(CloudWatchStart::Ago(0))
+    }
+
+    /// Seconds between two polls of a caught-up group.
+    pub fn poll_interval_secs(&self) -> u64 {
+        self.poll_interval_secs.unwrap_or(5)
+    }
+
+    /// `cloudwatch:<region or default>[:<account>]:<groups, comma-separated>[:prefix=<p>]`.
+    pub fn key(&self) -> String {
+        let region = self.region.as_deref().unwrap_or("default");
+        let mut key = match &self.account {
+            Some(account) => format!("cloudwatch:{region}:{account}:"),
+            None => format!("cloudwatch:{region}:"),
+        };
+        key.push_str(&self.log_groups.join(","));
+        if let Some(prefix) = &self.group_prefix {
+            key.push_str(":prefix=");
+            key.push_str(prefix);
+        }
+        key
+    }
+}
+
 fn arn_account(arn: &str) -> Option<&str> {
     arn.split(':').nth(4).filter(|a| !a.is_empty())
 }
@@ -168,7 +323,7 @@ fn arn_account(arn: &str) -> Option<&str> {
 pub enum SpecError {
     /// Nothing was given.
     #[error(
-        "no source given (open_params is empty): give kinesis://<stream>?region=<region> or file://<path> (audit logs to replay)"
+        "no source given (open_params is empty): give a cluster name, cloudwatch://<log group>?region=<region>, kinesis://<stream>?region=<region> or file://<path> (audit logs to replay)"
     )]
     Empty,
     /// `file://` without a path.
@@ -219,18 +374,15 @@ pub enum SpecError {
         /// What is wrong.
         why: String,
     },
-    /// A source that exists in the design but is not built yet.
+    /// `cloudwatch://` naming no log group and no `prefix`.
     #[error(
-        "source {given:?}: {what} is not supported yet; use kinesis://<stream> or file://<path>"
+        "source {0:?} names no log group: give cloudwatch://<cluster name | /log/group/name | log group ARN> or cloudwatch://?prefix=/aws/eks/"
     )]
-    NotSupportedYet {
-        /// The string given.
-        given: String,
-        /// Which source it asks for.
-        what: &'static str,
-    },
+    NoLogGroup(String),
     /// An unknown scheme.
-    #[error("source {0:?}: unknown scheme; supported: file://<path>, kinesis://<stream>")]
+    #[error(
+        "source {0:?}: unknown scheme; supported: file://<path>, kinesis://<stream>, cloudwatch://<log group>, or a bare EKS cluster name"
+    )]
     UnknownScheme(String),
 }
 
@@ -255,19 +407,14 @@ pub fn parse_open_params(params: &str) -> Result<SourceSpec, SpecError> {
     if let Some(rest) = params.strip_prefix("kinesis://") {
         return parse_kinesis(params, rest).map(|spec| SourceSpec::Kinesis(Box::new(spec)));
     }
-    let not_yet = |what| SpecError::NotSupportedYet {
-        given: params.to_string(),
-        what,
-    };
-    if params.starts_with("cloudwatch://") {
-        return Err(not_yet("reading CloudWatch Logs"));
+    if let Some(rest) = params.strip_prefix("cloudwatch://") {
+        return parse_cloudwatch(params, rest).map(|spec| SourceSpec::CloudWatch(Box::new(spec)));
     }
     if params.contains("://") {
         return Err(SpecError::UnknownScheme(params.to_string()));
     }
-    Err(not_yet(
-        "reading a cluster's audit log group from CloudWatch Logs",
-    ))
+    // A bare cluster name (k8saudit-eks's open_params), or a bare log group name.
+    parse_cloudwatch(params, params).map(|spec| SourceSpec::CloudWatch(Box::new(spec)))
 }
 
 fn parse_kinesis(given: &str, rest: &str) -> Result<KinesisSpec, SpecError> {
@@ -320,7 +467,6 @@ fn parse_kinesis(given: &str, rest: &str) -> Result<KinesisSpec, SpecError> {
             "start" => {
                 spec.start = parse_start(value_ref).map_err(|w| bad(given, &key, value_ref, w))?
             }
-            "role_arn" | "external_id" | "session_name" => role.take(given, &key, value)?,
             "lease_table" => {
                 let valid = (3..=255).contains(&value.len())
                     && value
@@ -361,6 +507,9 @@ fn parse_kinesis(given: &str, rest: &str) -> Result<KinesisSpec, SpecError> {
                     .map_err(|w| bad(given, &key, value_ref, w))?
             }
             _ => {
+                if role.take(given, &key, value.clone())? {
+                    continue;
+                }
                 return Err(SpecError::UnknownKey {
                     given: given.to_string(),
                     scheme: "kinesis://",
@@ -378,8 +527,8 @@ fn parse_kinesis(given: &str, rest: &str) -> Result<KinesisSpec, SpecError> {
     Ok(spec)
 }
 
-/// The `role_arn`, `external_id` and `session_name` keys every AWS source takes.
-#[derive(Debug, Default)]
+/// The keys naming a role to assume, shared by the AWS sources.
+#[derive(Default)]
 struct RoleKeys {
     role_arn: Option<String>,
     external_id: Option<String>,
@@ -387,7 +536,8 @@ struct RoleKeys {
 }
 
 impl RoleKeys {
-    fn take(&mut self, given: &str, key: &str, value: String) -> Result<(), SpecError> {
+    /// Takes `key` if it is a role key; false when it is not one.
+    fn take(&mut self, given: &str, key: &str, value: String) -> Result<bool, SpecError> {
         match key {
             "role_arn" => {
                 if !value.starts_with("arn:") || !value.contains(":role/") {
@@ -401,7 +551,7 @@ impl RoleKeys {
                 self.role_arn = Some(value);
             }
             "external_id" => self.external_id = Some(value),
-            _ => {
+            "session_name" => {
                 let valid = (2..=64).contains(&value.len())
                     && value
                         .chars()
@@ -416,10 +566,13 @@ impl RoleKeys {
                 }
                 self.session_name = Some(value);
             }
+            _ => return Ok(false),
         }
-        Ok(())
+        Ok(true)
     }
 
+    /// The role, if `role_arn` was given; `external_id` or `session_name` without it is
+    /// a mistake.
     fn finish(self, given: &str) -> Result<Option<AssumeRole>, SpecError> {
         match self.role_arn {
             Some(role_arn) => Ok(Some(AssumeRole {
@@ -440,6 +593,184 @@ impl RoleKeys {
             }
         }
     }
+}
+
+/// Parses what follows `cloudwatch://` (or a whole bare spec): comma-separated targets,
+/// each a cluster name, a log group name (starting with `/`) or a log group ARN, then
+/// the keys.
+fn parse_cloudwatch(given: &str, rest: &str) -> Result<CloudWatchSpec, SpecError> {
+    let (targets, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let targets = percent_decode(targets).map_err(|why| bad(given, "log group", targets, why))?;
+    let mut spec = CloudWatchSpec::new("");
+    spec.log_groups.clear();
+    for target in targets.split(',').filter(|t| !t.is_empty()) {
+        let (group, arn) = parse_log_group_target(given, target)?;
+        if let Some((region, account)) = arn {
+            for (what, mine, theirs) in [
+                ("region", &mut spec.region, region),
+                ("account", &mut spec.account, account),
+            ] {
+                match mine {
+                    Some(known) if *known != theirs => {
+                        return Err(bad(
+                            given,
+                            "log group",
+                            target,
+                            format!(
+                                "every log group ARN of one source must name the same {what} ({known})"
+                            ),
+                        ));
+                    }
+                    _ => *mine = Some(theirs),
+                }
+            }
+        }
+        if !spec.log_groups.contains(&group) {
+            spec.log_groups.push(group);
+        }
+    }
+    let mut role = RoleKeys::default();
+    for (key, value) in parse_query(given, query)? {
+        let value_ref = value.as_str();
+        let number = |min, max| {
+            parse_number(value_ref, min, max).map_err(|w| bad(given, &key, value_ref, w))
+        };
+        match key.as_str() {
+            "region" => {
+                if value.is_empty() {
+                    return Err(bad(given, &key, value_ref, "empty region".into()));
+                }
+                if let (Some(arn_region), Some(_)) = (&spec.region, &spec.account)
+                    && *arn_region != value
+                {
+                    return Err(bad(
+                        given,
+                        &key,
+                        value_ref,
+                        format!("the log group ARN is in region {arn_region}"),
+                    ));
+                }
+                spec.region = Some(value);
+            }
+            "start" => {
+                spec.start = Some(match value_ref {
+                    "now" | "latest" => CloudWatchStart::Ago(0),
+                    "retention" | "trim_horizon" => CloudWatchStart::Retention,
+                    _ => parse_rfc3339_nanos(value_ref.as_bytes())
+                        .map(|ns| CloudWatchStart::At((ns / 1_000_000) as i64))
+                        .map_err(|e| {
+                            bad(
+                                given,
+                                &key,
+                                value_ref,
+                                format!("expected now, retention or an RFC 3339 time ({e})"),
+                            )
+                        })?,
+                })
+            }
+            "lag_window" => spec.lag_window_secs = number(0, 86_400)?,
+            "poll_interval" => spec.poll_interval_secs = Some(number(1, 3600)?),
+            "discover_interval" => spec.discover_interval_secs = number(1, 86_400)?,
+            "page_size" => spec.page_size = number(1, 10_000)? as i32,
+            "rate" => spec.rate = number(1, 1000)? as u32,
+            "streams" => {
+                if value.len() > 512 || value.contains(':') || value.contains('*') {
+                    return Err(bad(
+                        given,
+                        &key,
+                        value_ref,
+                        "a log stream name prefix has at most 512 characters, no ':' or '*'".into(),
+                    ));
+                }
+                spec.stream_prefix = value;
+            }
+            "prefix" => {
+                if !is_log_group_name(value_ref) {
+                    return Err(bad(given, &key, value_ref, LOG_GROUP_NAME_RULE.into()));
+                }
+                spec.group_prefix = Some(value);
+            }
+            _ => {
+                if role.take(given, &key, value.clone())? {
+                    continue;
+                }
+                return Err(SpecError::UnknownKey {
+                    given: given.to_string(),
+                    scheme: "cloudwatch://",
+                    key,
+                    known: CLOUDWATCH_KEYS
+                        .iter()
+                        .map(|(k, _)| *k)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+        }
+    }
+    spec.assume_role = role.finish(given)?;
+    if spec.log_groups.is_empty() && spec.group_prefix.is_none() {
+        return Err(SpecError::NoLogGroup(given.to_string()));
+    }
+    Ok(spec)
+}
+
+const LOG_GROUP_NAME_RULE: &str = "a log group name has 1 to 512 characters of [A-Za-z0-9._/#-]";
+
+fn is_log_group_name(name: &str) -> bool {
+    (1..=512).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._/#-".contains(c))
+}
+
+/// One target → (log group name, (region, account) when it was an ARN).
+fn parse_log_group_target(
+    given: &str,
+    target: &str,
+) -> Result<(String, Option<(String, String)>), SpecError> {
+    if target.starts_with("arn:") {
+        // arn:<partition>:logs:<region>:<account>:log-group:<name>[:*]
+        let parts: Vec<&str> = target.splitn(7, ':').collect();
+        let parsed = match parts.as_slice() {
+            [_, _, "logs", region, account, "log-group", name]
+                if !region.is_empty()
+                    && account.len() == 12
+                    && account.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                let name = name.strip_suffix(":*").unwrap_or(name);
+                is_log_group_name(name)
+                    .then(|| (name.to_string(), (region.to_string(), account.to_string())))
+            }
+            _ => None,
+        };
+        return parsed.map(|(n, ra)| (n, Some(ra))).ok_or_else(|| {
+            bad(
+                given,
+                "log group",
+                target,
+                "not a log group ARN (arn:aws:logs:<region>:<account>:log-group:<name>)".into(),
+            )
+        });
+    }
+    if target.starts_with('/') {
+        if !is_log_group_name(target) {
+            return Err(bad(given, "log group", target, LOG_GROUP_NAME_RULE.into()));
+        }
+        return Ok((target.to_string(), None));
+    }
+    let valid_cluster = (1..=100).contains(&target.len())
+        && target
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
+    if !valid_cluster {
+        return Err(bad(
+            given,
+            "cluster",
+            target,
+            "an EKS cluster name has 1 to 100 characters [A-Za-z0-9_-]; a log group name starts with /".into(),
+        ));
+    }
+    Ok((format!("/aws/eks/{target}/cluster"), None))
 }
 
 /// An `s3://` spec: CloudWatch Logs exports and Firehose deliveries of audit logs,
@@ -505,7 +836,7 @@ fn parse_s3(given: &str, rest: &str) -> Result<S3Spec, SpecError> {
         match key.as_str() {
             "region" if !value.is_empty() => spec.region = Some(value),
             "start_after" => spec.start_after = Some(value),
-            "role_arn" | "external_id" | "session_name" => role.take(given, &key, value)?,
+            _ if role.take(given, &key, value.clone())? => {}
             _ => {
                 return Err(SpecError::UnknownKey {
                     given: given.to_string(),
@@ -702,6 +1033,100 @@ mod tests {
         assert!(error("kinesis://s?region=%zz").contains("bad percent escape"));
     }
 
+    fn cloudwatch(spec: &str) -> CloudWatchSpec {
+        match parse_open_params(spec) {
+            Ok(SourceSpec::CloudWatch(c)) => *c,
+            other => panic!("{spec}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cloudwatch_targets() {
+        // A path starting with / is a log group name.
+        let spec = cloudwatch("cloudwatch:///aws/eks/prod/cluster");
+        assert_eq!(spec, CloudWatchSpec::new("/aws/eks/prod/cluster"));
+        assert_eq!(spec.start(), CloudWatchStart::Ago(0));
+        assert_eq!(spec.poll_interval_secs(), 5);
+        assert_eq!(spec.stream_prefix, "kube-apiserver-audit");
+        assert_eq!(spec.key(), "cloudwatch:default:/aws/eks/prod/cluster");
+        // A bare word is a cluster name, with or without the scheme (k8saudit-eks's
+        // open_params).
+        assert_eq!(cloudwatch("cloudwatch://prod"), spec);
+        assert_eq!(cloudwatch(" prod "), spec);
+        // An ARN gives the region and the account.
+        let spec = cloudwatch(
+            "cloudwatch://arn:aws:logs:eu-west-1:222222222222:log-group:/aws/eks/a/cluster:*",
+        );
+        assert_eq!(spec.log_groups, ["/aws/eks/a/cluster"]);
+        assert_eq!(spec.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            spec.key(),
+            "cloudwatch:eu-west-1:222222222222:/aws/eks/a/cluster"
+        );
+        // Several groups, and discovery.
+        let spec = cloudwatch("cloudwatch://a,/custom/audit,a?prefix=/aws/eks/");
+        assert_eq!(spec.log_groups, ["/aws/eks/a/cluster", "/custom/audit"]);
+        assert_eq!(spec.group_prefix.as_deref(), Some("/aws/eks/"));
+        let spec = cloudwatch("cloudwatch://?prefix=/aws/eks/&region=us-west-2");
+        assert!(spec.log_groups.is_empty());
+        assert_eq!(spec.key(), "cloudwatch:us-west-2::prefix=/aws/eks/");
+    }
+
+    #[test]
+    fn cloudwatch_every_key() {
+        let spec = cloudwatch(
+            "cloudwatch://prod?region=us-east-2&start=2026-11-30T10:00:00Z&lag_window=30\
+             &poll_interval=2&streams=kube-apiserver-audit-&role_arn=arn:aws:iam::222222222222:role/r\
+             &external_id=e&session_name=falco&page_size=50&rate=3&discover_interval=60",
+        );
+        assert_eq!(spec.region.as_deref(), Some("us-east-2"));
+        let ms = (parse_rfc3339_nanos(b"2026-11-30T10:00:00Z").unwrap() / 1_000_000) as i64;
+        assert_eq!(spec.start(), CloudWatchStart::At(ms));
+        assert_eq!(spec.start().to_string(), "2026-11-30T10:00:00.000000000Z");
+        assert_eq!(spec.lag_window_secs, 30);
+        assert_eq!(spec.poll_interval_secs(), 2);
+        assert_eq!(spec.stream_prefix, "kube-apiserver-audit-");
+        let role = spec.assume_role.as_ref().unwrap();
+        assert_eq!(role.role_arn, "arn:aws:iam::222222222222:role/r");
+        assert_eq!(role.external_id.as_deref(), Some("e"));
+        assert_eq!(role.session_name, "falco");
+        assert_eq!((spec.page_size, spec.rate), (50, 3));
+        assert_eq!(spec.discover_interval_secs, 60);
+        assert_eq!(
+            cloudwatch("prod?start=retention").start(),
+            CloudWatchStart::Retention
+        );
+        assert_eq!(
+            cloudwatch("prod?start=now").start,
+            Some(CloudWatchStart::Ago(0))
+        );
+    }
+
+    #[test]
+    fn cloudwatch_mistakes_are_named() {
+        assert!(error("cloudwatch://").contains("names no log group"));
+        assert!(error("cloudwatch://?region=x").contains("names no log group"));
+        assert!(error("cloudwatch://prod?lag=1").contains("unknown key \"lag\""));
+        assert!(error("cloudwatch://prod?lag=1").contains("lag_window"));
+        assert!(error("cloudwatch://prod?start=yesterday").contains("expected now, retention"));
+        assert!(error("cloudwatch://prod?poll_interval=0").contains("poll_interval=\"0\""));
+        assert!(error("cloudwatch://prod?page_size=10001").contains("from 1 to 10000"));
+        assert!(error("cloudwatch://prod?external_id=x").contains("only with role_arn"));
+        assert!(error("cloudwatch://prod?streams=a*").contains("no ':' or '*'"));
+        assert!(
+            error("cloudwatch://arn:aws:logs:x:1:log-group:/a").contains("not a log group ARN")
+        );
+        assert!(error("cloudwatch://my cluster").contains("EKS cluster name"));
+        assert!(error("cloudwatch:///a b").contains("log group name"));
+        assert!(
+            error("cloudwatch://arn:aws:logs:eu-west-1:222222222222:log-group:/a?region=us-east-1")
+                .contains("the log group ARN is in region eu-west-1")
+        );
+        assert!(matches!(
+            parse_open_params("http://:9765/k8s-audit"),
+            Err(SpecError::UnknownScheme(_))
+        ));
+    }
     #[test]
     fn s3_specs() {
         let spec = match parse_open_params(
@@ -717,16 +1142,5 @@ mod tests {
         assert!(error("s3://A_B/x").contains("bucket name"));
         assert!(error("s3://bucket?lease_table=x").contains("unknown key"));
         assert!(error("s3://bucket?external_id=x").contains("only with role_arn"));
-    }
-
-    #[test]
-    fn other_forms() {
-        for p in ["cloudwatch:///aws/eks/x/cluster", "my-cluster"] {
-            assert!(error(p).contains("not supported yet"), "{p}");
-        }
-        assert!(matches!(
-            parse_open_params("http://:9765/k8s-audit"),
-            Err(SpecError::UnknownScheme(_))
-        ));
     }
 }

@@ -11,6 +11,7 @@
     )
 )]
 
+mod cloudwatch;
 mod forward;
 mod kinesis;
 mod leases;

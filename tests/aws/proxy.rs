@@ -17,7 +17,17 @@ pub enum Fault {
     ExpireIterator,
     /// 503 with no body.
     Unavailable,
+    /// 400 ThrottlingException (CloudWatch Logs' answer when its quota is used up).
+    Throttling,
+    /// A FilterLogEvents page with no events and a `nextToken`, as CloudWatch returns
+    /// while it searches (injected only as the first page of a search); the request that
+    /// continues with that token is sent upstream as the original one (without the
+    /// token), so nothing is lost if the caller goes on.
+    EmptyPage,
 }
+
+/// The token of an injected empty page.
+const EMPTY_PAGE_TOKEN: &str = "eksaudit-proxy-empty-page";
 
 /// Decides, per call to an operation (the `X-Amz-Target` header, e.g.
 /// `Kinesis_20131202.GetRecords`) and its 0-based count, whether to inject a fault.
@@ -117,6 +127,14 @@ fn serve(client: TcpStream, shared: &Shared) -> std::io::Result<()> {
         let mut body = vec![0; length];
         reader.read_exact(&mut body)?;
         let target = header("x-amz-target").unwrap_or_default();
+        // The continuation of an injected empty page: the original request.
+        if let Some(original) = strip_empty_page_token(&body) {
+            let head = with_content_length(&text, original.len());
+            let response = forward(&shared.upstream, &head, &original)?;
+            client.write_all(&response)?;
+            client.flush()?;
+            continue;
+        }
         let fault = {
             let mut guard = shared.rule.lock().expect("rule lock");
             let (rule, counts) = &mut *guard;
@@ -125,6 +143,10 @@ fn serve(client: TcpStream, shared: &Shared) -> std::io::Result<()> {
             *count += 1;
             fault
         };
+        // An empty page is injected only as the first page of a search: a
+        // continuation goes on (else the search would never move forward).
+        let continuation = memchr_find(&body, b"\"nextToken\"");
+        let fault = fault.filter(|f| !(*f == Fault::EmptyPage && continuation));
         let response = match fault {
             Some(fault) => {
                 shared.injected.lock().expect("lock").push(fault);
@@ -148,6 +170,14 @@ fn fault_response(fault: Fault) -> Vec<u8> {
             r#"{"__type":"ExpiredIteratorException","message":"Iterator expired. The iterator was created at time 0 while right now it is 300001 which is further in the future than the tolerated delay of 300000 milliseconds."}"#,
         ),
         Fault::Unavailable => ("503 Service Unavailable", ""),
+        Fault::EmptyPage => (
+            "200 OK",
+            r#"{"events":[],"searchedLogStreams":[],"nextToken":"eksaudit-proxy-empty-page"}"#,
+        ),
+        Fault::Throttling => (
+            "400 Bad Request",
+            r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+        ),
     };
     format!(
         "HTTP/1.1 {status}\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n{body}",
@@ -223,4 +253,34 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
         data = &data[(size + 2).min(data.len())..];
     }
     out
+}
+
+/// The request body without the injected empty page's token, if it carries it.
+fn strip_empty_page_token(body: &[u8]) -> Option<Vec<u8>> {
+    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let object = value.as_object_mut()?;
+    if object.get("nextToken")?.as_str()? != EMPTY_PAGE_TOKEN {
+        return None;
+    }
+    object.remove("nextToken");
+    serde_json::to_vec(&value).ok()
+}
+
+/// A request head with its content-length replaced.
+fn with_content_length(head: &str, length: usize) -> Vec<u8> {
+    let mut out = String::new();
+    for line in head.split("\r\n").filter(|l| !l.is_empty()) {
+        if line.to_ascii_lowercase().starts_with("content-length:") {
+            out.push_str(&format!("content-length: {length}\r\n"));
+        } else {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str("\r\n");
+    out.into_bytes()
+}
+
+fn memchr_find(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }

@@ -325,3 +325,70 @@ pub fn audit_ids(path: &Path) -> BTreeMap<String, usize> {
 pub fn line_count(path: &Path) -> usize {
     read_text(path).lines().count()
 }
+
+/// Creates a log group and its log streams.
+pub async fn create_log_group(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    streams: &[&str],
+) {
+    logs.create_log_group()
+        .log_group_name(group)
+        .send()
+        .await
+        .expect("CreateLogGroup");
+    for stream in streams {
+        logs.create_log_stream()
+            .log_group_name(group)
+            .log_stream_name(*stream)
+            .send()
+            .await
+            .expect("CreateLogStream");
+    }
+}
+
+/// Puts audit events with these ids, all stamped `timestamp` (ms), in one call.
+pub async fn put_audit_events(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    stream: &str,
+    timestamp: i64,
+    ids: &[String],
+) {
+    let messages: Vec<String> = ids.iter().map(|id| audit_event(id).to_string()).collect();
+    put_messages(logs, group, stream, timestamp, &messages).await;
+}
+
+/// Puts raw messages, all stamped `timestamp` (ms), in one call; panics if any is
+/// rejected (too old, too new).
+pub async fn put_messages(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    stream: &str,
+    timestamp: i64,
+    messages: &[String],
+) {
+    let events = messages
+        .iter()
+        .map(|m| {
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(timestamp)
+                .message(m)
+                .build()
+                .expect("an input log event")
+        })
+        .collect();
+    let output = logs
+        .put_log_events()
+        .log_group_name(group)
+        .log_stream_name(stream)
+        .set_log_events(Some(events))
+        .send()
+        .await
+        .expect("PutLogEvents");
+    assert!(
+        output.rejected_log_events_info().is_none(),
+        "rejected: {:?}",
+        output.rejected_log_events_info()
+    );
+}

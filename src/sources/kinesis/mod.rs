@@ -74,7 +74,8 @@ impl Stream {
     }
 }
 
-/// Counters of one Kinesis source, read by the hosts' metrics.
+/// Counters of one live source (Kinesis, or CloudWatch Logs in [`Metrics::cloudwatch`]),
+/// read by the hosts' metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// Records read.
@@ -99,6 +100,8 @@ pub struct Metrics {
     lag: Mutex<BTreeMap<String, i64>>,
     /// What the shards' decoders counted.
     decode: Mutex<DecodeStats>,
+    /// The CloudWatch Logs source's own counters (zero for Kinesis).
+    pub cloudwatch: crate::sources::cloudwatch::CloudWatchMetrics,
 }
 
 impl Metrics {
@@ -112,13 +115,13 @@ impl Metrics {
         counter.load(Ordering::Relaxed)
     }
 
-    fn set_lag(&self, shard: &str, millis: i64) {
+    pub(crate) fn set_lag(&self, shard: &str, millis: i64) {
         if let Ok(mut lag) = self.lag.lock() {
             lag.insert(shard.to_string(), millis);
         }
     }
 
-    fn clear_lag(&self, shard: &str) {
+    pub(crate) fn clear_lag(&self, shard: &str) {
         if let Ok(mut lag) = self.lag.lock() {
             lag.remove(shard);
         }
