@@ -15,4 +15,5 @@ mod kinesis;
 mod leases;
 mod proxy;
 mod resharding;
+mod setup;
 mod support;
