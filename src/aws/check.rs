@@ -13,7 +13,9 @@ use aws_sdk_kinesis::types::{ShardIteratorType, StreamStatus};
 use super::Failure;
 use super::onboard::{Clients, OnboardError, call_error, failure_of, shell_word};
 use super::policy;
-use super::setup::{audit_enabled, log_group_exists, subscription_filters};
+use super::setup::{
+    audit_enabled, log_group_exists, logging_update_in_progress, subscription_filters,
+};
 
 /// What to check.
 #[derive(Debug, Clone)]
@@ -343,6 +345,14 @@ async fn audit_logging(
                     format!("audit logging is on for EKS cluster {cluster}"),
                     vec![],
                 )
+            } else if let Some(id) = logging_update_in_progress(&clients.eks, cluster).await {
+                (
+                    Status::Fail,
+                    format!(
+                        "audit logging is being enabled on EKS cluster {cluster} (EKS update {id} in progress)"
+                    ),
+                    vec!["wait a few minutes for the update to finish and run this again".into()],
+                )
             } else {
                 (
                     Status::Fail,
@@ -651,7 +661,8 @@ async fn records_flowing(
         (
             Status::Fail,
             format!(
-                "{group} has events{events_text}, but the stream {} has no records: CloudWatch Logs cannot deliver to it",
+                "{group} has events since the subscription filter was put (newest {}), but the stream {} has no records: CloudWatch Logs cannot deliver to it",
+                newest_event.map(ago).unwrap_or_default(),
                 stream.name
             ),
             vec![

@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatchlogs::types::SubscriptionFilter;
-use aws_sdk_eks::types::{LogSetup, LogType, Logging};
+use aws_sdk_eks::types::{LogSetup, LogType, Logging, UpdateParamType, UpdateStatus, UpdateType};
 use aws_sdk_kinesis::types::{StreamMode, StreamModeDetails, StreamStatus};
 use serde_json::Value;
 
@@ -262,6 +262,14 @@ impl Run<'_> {
         if cluster.and_then(|c| c.logging()).is_some_and(audit_enabled) {
             return Ok(step(Change::Already, what));
         }
+        // AWS shows the new setting only once the update is done (minutes): an update
+        // enabling audit that is still running means a run moments ago already did this.
+        if let Some(id) = logging_update_in_progress(&self.clients.eks, self.cluster()).await {
+            return Ok(step(
+                Change::Already,
+                format!("{what} (being enabled: EKS update {id} in progress)"),
+            ));
+        }
         if self.dry() {
             return Ok(step(Change::Updated, what));
         }
@@ -283,15 +291,24 @@ impl Run<'_> {
                     .build(),
             )
             .build();
-        let out = self
+        let result = self
             .clients
             .eks
             .update_cluster_config()
             .name(self.cluster())
             .logging(logging)
             .send()
-            .await
-            .map_err(|e| {
+            .await;
+        let out = match result {
+            Ok(out) => out,
+            // EKS's answer when the setting is already what we ask (ours was stale).
+            Err(e)
+                if code(&e) == Some("InvalidParameterException")
+                    && super::error_text(&e).contains("No changes needed") =>
+            {
+                return Ok(step(Change::Already, what));
+            }
+            Err(e) => {
                 let error = call_error(
                     "EKS UpdateClusterConfig",
                     "eks:UpdateClusterConfig",
@@ -299,14 +316,15 @@ impl Run<'_> {
                     &self.caller,
                     &e,
                 );
-                if code(&e) == Some("ResourceInUseException") {
+                return Err(if code(&e) == Some("ResourceInUseException") {
                     OnboardError::Invalid(format!(
                         "{error}: another update of the cluster is in progress; run this again when it is done"
                     ))
                 } else {
                     error
-                }
-            })?;
+                });
+            }
+        };
         let update = out
             .update()
             .and_then(|u| u.id())
@@ -709,6 +727,63 @@ pub fn audit_enabled(logging: &Logging) -> bool {
         .any(|s| s.enabled() == Some(true) && s.types().contains(&LogType::Audit))
 }
 
+/// The id of an EKS update enabling audit logging that is still in progress, if any.
+/// Best effort: ListUpdates/DescribeUpdate failing (denied, or an emulator without them)
+/// only means an update in flight is not recognised, and UpdateClusterConfig then says so.
+pub async fn logging_update_in_progress(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+) -> Option<String> {
+    let out = eks
+        .list_updates()
+        .name(cluster)
+        .max_results(20)
+        .send()
+        .await
+        .ok()?;
+    for id in out.update_ids() {
+        let Ok(described) = eks
+            .describe_update()
+            .name(cluster)
+            .update_id(id)
+            .send()
+            .await
+        else {
+            continue;
+        };
+        let Some(update) = described.update() else {
+            continue;
+        };
+        let enables_audit = update.params().iter().any(|p| {
+            p.r#type() == Some(&UpdateParamType::ClusterLogging)
+                && p.value().is_some_and(logging_param_enables_audit)
+        });
+        if update.r#type() == Some(&UpdateType::LoggingUpdate)
+            && update.status() == Some(&UpdateStatus::InProgress)
+            && enables_audit
+        {
+            return Some(id.clone());
+        }
+    }
+    None
+}
+
+/// Whether an EKS `ClusterLogging` update parameter
+/// (`{"clusterLogging":[{"types":["audit"],"enabled":true}]}`) enables `audit`.
+fn logging_param_enables_audit(value: &str) -> bool {
+    let Ok(value) = serde_json::from_str::<Value>(value) else {
+        return false;
+    };
+    value["clusterLogging"].as_array().is_some_and(|setups| {
+        setups.iter().any(|s| {
+            s["enabled"] == Value::Bool(true)
+                && s["types"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t == "audit"))
+        })
+    })
+}
+
 /// What the onboarding needs of a stream.
 #[derive(Debug, Clone)]
 pub struct StreamSummary {
@@ -829,6 +904,20 @@ mod tests {
                 "{account} {id}"
             );
         }
+    }
+
+    #[test]
+    fn logging_update_parameters_are_read() {
+        assert!(logging_param_enables_audit(
+            r#"{"clusterLogging":[{"types":["api","audit"],"enabled":true}]}"#
+        ));
+        assert!(!logging_param_enables_audit(
+            r#"{"clusterLogging":[{"types":["audit"],"enabled":false}]}"#
+        ));
+        assert!(!logging_param_enables_audit(
+            r#"{"clusterLogging":[{"types":["api"],"enabled":true}]}"#
+        ));
+        assert!(!logging_param_enables_audit("not json"));
     }
 
     #[test]

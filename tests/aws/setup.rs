@@ -558,3 +558,154 @@ fn setup_of_a_missing_cluster_changes_nothing() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("--reader-account must be a 12-digit AWS account id"));
 }
+
+/// What an operator made by hand is kept: a PROVISIONED stream stays PROVISIONED, and a
+/// filter of another name already delivering to the stream is not doubled (two filters
+/// to one stream would deliver every event twice).
+#[test]
+#[cfg_attr(
+    not(has_moto),
+    ignore = "needs moto server: pip install 'moto[server]==5.2.5' (or set EKSAUDIT_TEST_MOTO)"
+)]
+fn setup_keeps_a_hand_made_stream_and_filter() {
+    let rt = runtime();
+    let config = sdk_config();
+    let eks = aws_sdk_eks::Client::new(&config);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let kinesis = aws_sdk_kinesis::Client::new(&config);
+    let cluster = unique("byhand");
+    let stream = format!("eks-audit-{cluster}");
+    let stream_arn = format!("arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/{stream}");
+    let group = format!("/aws/eks/{cluster}/cluster");
+    rt.block_on(async {
+        create_cluster(&eks, &cluster).await;
+        create_stream(&kinesis, &stream, 1).await;
+        logs.create_log_group()
+            .log_group_name(&group)
+            .send()
+            .await
+            .unwrap();
+        logs.put_subscription_filter()
+            .log_group_name(&group)
+            .filter_name("to-kinesis")
+            .filter_pattern("")
+            .destination_arn(&stream_arn)
+            .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/handmade"))
+            .send()
+            .await
+            .unwrap();
+    });
+    let (code, stdout, stderr) = eksaudit(&["aws", "setup", "--cluster", &cluster]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "already      Kinesis stream {stream} (PROVISIONED, 1 open shards, ACTIVE)"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("already      log group {group}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "already      subscription filter to-kinesis on {group} to {stream_arn}"
+        )),
+        "{stdout}"
+    );
+    rt.block_on(async {
+        let filters = logs
+            .describe_subscription_filters()
+            .log_group_name(&group)
+            .send()
+            .await
+            .unwrap();
+        let names: Vec<_> = filters
+            .subscription_filters()
+            .iter()
+            .filter_map(|f| f.filter_name())
+            .collect();
+        assert_eq!(names, ["to-kinesis"]);
+        let summary = kinesis
+            .describe_stream_summary()
+            .stream_name(&stream)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            summary
+                .stream_description_summary()
+                .and_then(|s| s.stream_mode_details())
+                .map(|m| m.stream_mode().as_str()),
+            Some("PROVISIONED")
+        );
+    });
+}
+
+/// Events reach the log group after the filter was put, yet the stream is empty: `aws
+/// check` says CloudWatch Logs cannot deliver, and points at the role.
+#[test]
+#[cfg_attr(
+    not(has_moto),
+    ignore = "needs moto server: pip install 'moto[server]==5.2.5' (or set EKSAUDIT_TEST_MOTO)"
+)]
+fn check_names_a_delivery_that_does_not_arrive() {
+    let rt = runtime();
+    let config = sdk_config();
+    let eks = aws_sdk_eks::Client::new(&config);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let kinesis = aws_sdk_kinesis::Client::new(&config);
+    let cluster = unique("nodeliver");
+    let stream = format!("eks-audit-{cluster}");
+    let group = format!("/aws/eks/{cluster}/cluster");
+    rt.block_on(create_cluster(&eks, &cluster));
+    let (code, stdout, stderr) = eksaudit(&["aws", "setup", "--cluster", &cluster]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    rt.block_on(async {
+        logs.create_log_stream()
+            .log_group_name(&group)
+            .log_stream_name("kube-apiserver-audit-1")
+            .send()
+            .await
+            .unwrap();
+        logs.put_log_events()
+            .log_group_name(&group)
+            .log_stream_name("kube-apiserver-audit-1")
+            .log_events(
+                InputLogEvent::builder()
+                    .timestamp(now_ms())
+                    .message(audit_event("lost-1").to_string())
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        // The record moto delivered goes with the stream; the new one is empty.
+        kinesis
+            .delete_stream()
+            .stream_name(&stream)
+            .send()
+            .await
+            .unwrap();
+        create_stream(&kinesis, &stream, 1).await;
+    });
+    let (code, stdout, stderr) = eksaudit(&["aws", "check", "--cluster", &cluster]);
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "FAIL  records flowing      {group} has events since the subscription filter was put (newest "
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "but the stream {stream} has no records: CloudWatch Logs cannot deliver to it"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("(rewrites the filter's role: trust logs.<region>.amazonaws.com, kinesis:PutRecord and kinesis:PutRecords on the stream)"),
+        "{stdout}"
+    );
+}
