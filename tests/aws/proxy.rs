@@ -17,6 +17,8 @@ pub enum Fault {
     ExpireIterator,
     /// 503 with no body.
     Unavailable,
+    /// 400 AccessDeniedException: the identity lacks the IAM action.
+    AccessDenied,
 }
 
 /// Decides, per call to an operation (the `X-Amz-Target` header, e.g.
@@ -148,6 +150,10 @@ fn fault_response(fault: Fault) -> Vec<u8> {
             r#"{"__type":"ExpiredIteratorException","message":"Iterator expired. The iterator was created at time 0 while right now it is 300001 which is further in the future than the tolerated delay of 300000 milliseconds."}"#,
         ),
         Fault::Unavailable => ("503 Service Unavailable", ""),
+        Fault::AccessDenied => (
+            "400 Bad Request",
+            r#"{"__type":"AccessDeniedException","message":"User: arn:aws:sts::123456789012:user/moto is not authorized to perform this action"}"#,
+        ),
     };
     format!(
         "HTTP/1.1 {status}\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n{body}",

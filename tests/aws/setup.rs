@@ -9,6 +9,7 @@ use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use aws_sdk_eks::types::{LogType, VpcConfigRequest};
 use serde_json::{Value, json};
 
+use crate::proxy::{Fault, Proxy};
 use crate::support::*;
 
 /// The account and caller moto answers with.
@@ -16,9 +17,14 @@ const ACCOUNT: &str = "123456789012";
 
 /// `eksaudit ARGS` against moto: exit code, stdout, stderr.
 fn eksaudit(args: &[&str]) -> (Option<i32>, String, String) {
+    eksaudit_at(endpoint(), args)
+}
+
+/// `eksaudit ARGS` against the emulator (or proxy) at `endpoint`.
+fn eksaudit_at(endpoint: &str, args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_eksaudit"))
         .args(args)
-        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", "us-east-1")
@@ -706,6 +712,64 @@ fn check_names_a_delivery_that_does_not_arrive() {
     );
     assert!(
         stdout.contains("(rewrites the filter's role: trust logs.<region>.amazonaws.com, kinesis:PutRecord and kinesis:PutRecords on the stream)"),
+        "{stdout}"
+    );
+}
+
+/// A denied call stops setup with the API call, the IAM action and the caller named; the
+/// steps before it stay done, and the next run resumes where it stopped.
+#[test]
+#[cfg_attr(
+    not(has_moto),
+    ignore = "needs moto server: pip install 'moto[server]==5.2.5' (or set EKSAUDIT_TEST_MOTO)"
+)]
+fn a_denied_call_is_named_and_the_next_run_resumes() {
+    let rt = runtime();
+    let eks = aws_sdk_eks::Client::new(&sdk_config());
+    let cluster = unique("denied");
+    rt.block_on(create_cluster(&eks, &cluster));
+    let proxy = Proxy::start(
+        endpoint(),
+        Box::new(|target, _| {
+            (target == "Logs_20140328.PutSubscriptionFilter").then_some(Fault::AccessDenied)
+        }),
+    );
+    let args = ["aws", "setup", "--cluster", &cluster];
+    let (code, stdout, stderr) = eksaudit_at(&proxy.url, &args);
+    assert_eq!(code, Some(2), "{stdout}\n{stderr}");
+    assert_eq!(
+        proxy.count(Fault::AccessDenied),
+        1,
+        "denied at once, not retried"
+    );
+    assert!(
+        stderr.contains("CloudWatch Logs PutSubscriptionFilter on subscription filter eksaudit"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "arn:aws:sts::{ACCOUNT}:user/moto needs the IAM action logs:PutSubscriptionFilter (and iam:PassRole on the role)"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("run it again to resume"), "{stderr}");
+    assert_eq!(
+        step_lines(&stdout).len(),
+        5,
+        "the steps before it: {stdout}"
+    );
+    drop(proxy);
+
+    let (code, stdout, stderr) = eksaudit(&args);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let steps = step_lines(&stdout);
+    assert_eq!(steps.len(), 6, "{stdout}");
+    assert!(
+        steps[..5].iter().all(|l| l.starts_with("already ")),
+        "{stdout}"
+    );
+    assert!(
+        steps[5].starts_with("created      subscription filter eksaudit"),
         "{stdout}"
     );
 }
