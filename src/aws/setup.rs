@@ -677,6 +677,7 @@ impl Run<'_> {
                 Ok(_) => return Ok(step(change, what)),
                 Err(e)
                     if code(&e) == Some("InvalidParameterException")
+                        && super::error_text(&e).contains("Could not deliver test message")
                         && start.elapsed() < self.options.propagation_wait =>
                 {
                     tracing::info!(

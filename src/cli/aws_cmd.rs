@@ -20,11 +20,12 @@ pub enum Command {
     /// `created`, `updated` or `already`, and a second run changes nothing. --dry-run
     /// calls only reading APIs and prints the plan with the exact IAM documents.
     ///
-    /// The operator running it needs eks:DescribeCluster, eks:UpdateClusterConfig,
-    /// logs:DescribeLogGroups, logs:CreateLogGroup, logs:DescribeSubscriptionFilters,
-    /// logs:PutSubscriptionFilter, kinesis:DescribeStreamSummary, kinesis:CreateStream,
-    /// iam:GetRole, iam:CreateRole, iam:UpdateAssumeRolePolicy, iam:GetRolePolicy,
-    /// iam:PutRolePolicy and iam:PassRole on the roles it creates.
+    /// The operator running it needs eks:DescribeCluster, eks:UpdateClusterConfig
+    /// (eks:ListUpdates and eks:DescribeUpdate optional), logs:DescribeLogGroups,
+    /// logs:CreateLogGroup, logs:DescribeSubscriptionFilters, logs:PutSubscriptionFilter,
+    /// kinesis:DescribeStreamSummary, kinesis:CreateStream, iam:GetRole, iam:CreateRole,
+    /// iam:UpdateAssumeRolePolicy, iam:GetRolePolicy, iam:PutRolePolicy, and iam:PassRole on
+    /// the role CloudWatch Logs assumes.
     Setup(SetupArgs),
     /// Check the chain EKS → CloudWatch Logs → subscription → Kinesis → eksaudit, and say
     /// what is missing and how to fix it. Read-only; exit 0 when all is well, 1 otherwise.
