@@ -25,7 +25,7 @@ pub enum Command {
     /// logs:CreateLogGroup, logs:DescribeSubscriptionFilters, logs:PutSubscriptionFilter,
     /// kinesis:DescribeStreamSummary, kinesis:CreateStream, iam:GetRole, iam:CreateRole,
     /// iam:UpdateAssumeRolePolicy, iam:GetRolePolicy, iam:PutRolePolicy, and iam:PassRole on
-    /// the role CloudWatch Logs assumes.
+    /// the role CloudWatch Logs assumes (deploy/iam/onboarding-operator.json).
     Setup(SetupArgs),
     /// Check the chain EKS → CloudWatch Logs → subscription → Kinesis → eksaudit, and say
     /// what is missing and how to fix it. Read-only; exit 0 when all is well, 1 otherwise.
@@ -103,6 +103,15 @@ async fn run_setup(args: SetupArgs) -> Result<Outcome> {
     options.reader = reader.clone();
     options.dry_run = args.dry_run;
     let dry = args.dry_run;
+    // Where the changes go, before any is made: a wrong profile shows here.
+    let identity = clients
+        .identity()
+        .await
+        .context("cannot tell who the credentials are")?;
+    println!(
+        "Cluster {} in {}, account {}, as {}",
+        args.cluster, identity.target.region, identity.target.account, identity.arn
+    );
     if dry {
         println!("Dry run: only reading APIs are called; nothing is changed.");
     }

@@ -186,6 +186,12 @@ fn setup_creates_the_chain_and_a_second_run_changes_nothing() {
         "{stdout}"
     );
     assert!(stdout.contains("Done: 7 created, 1 updated, 0 already in place."));
+    assert!(
+        stdout.starts_with(&format!(
+            "Cluster {cluster} in us-east-1, account {ACCOUNT}, as arn:aws:sts::{ACCOUNT}:user/moto\n"
+        )),
+        "where the changes go comes first: {stdout}"
+    );
 
     let stream = format!("eks-audit-{cluster}");
     let stream_arn = format!("arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/{stream}");
