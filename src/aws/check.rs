@@ -8,6 +8,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_cloudwatchlogs::types::OrderBy;
+use aws_sdk_kinesis::primitives::DateTime;
 use aws_sdk_kinesis::types::{ShardIteratorType, StreamStatus};
 
 use super::Failure;
@@ -528,24 +529,32 @@ async fn read_access(
         }
     }
     if let Some(first) = shards.first() {
-        iterator(clients, stream, first, who).await?;
+        iterator(clients, stream, first, None, who).await?;
     }
     Ok(shards)
 }
 
+/// A shard iterator at TRIM_HORIZON, or AT_TIMESTAMP `since` (epoch ms).
 async fn iterator(
     clients: &Clients,
     stream: &StreamRef,
     shard: &str,
+    since: Option<i64>,
     who: &str,
 ) -> Result<Option<String>, OnboardError> {
+    let kind = if since.is_some() {
+        ShardIteratorType::AtTimestamp
+    } else {
+        ShardIteratorType::TrimHorizon
+    };
     clients
         .kinesis
         .get_shard_iterator()
         .set_stream_name(stream.name_param())
         .set_stream_arn(stream.arn.clone())
         .shard_id(shard)
-        .shard_iterator_type(ShardIteratorType::TrimHorizon)
+        .shard_iterator_type(kind)
+        .set_timestamp(since.map(DateTime::from_millis))
         .send()
         .await
         .map(|out| out.shard_iterator().map(String::from))
@@ -567,27 +576,31 @@ const MAX_SHARDS_READ: usize = 16;
 /// can answer empty pages before the first records).
 const MAX_EMPTY_PAGES: usize = 5;
 
-#[allow(clippy::too_many_arguments, reason = "one call site, all context")]
-async fn records_flowing(
+/// What reading a stream from one point found.
+#[derive(Debug, Default)]
+struct Scan {
+    records: usize,
+    newest: Option<i64>,
+}
+
+/// Reads every shard (up to [`MAX_SHARDS_READ`]) from `since` (TRIM_HORIZON when `None`),
+/// a few pages each; the failure as a finding.
+async fn scan(
     clients: &Clients,
     stream: &StreamRef,
     shards: &[String],
-    group: &str,
-    group_exists: bool,
-    filter_created: Option<i64>,
+    since: Option<i64>,
     who: &str,
-    setup_command: &str,
-) -> (Status, String, Vec<String>) {
-    let mut records = 0usize;
-    let mut newest: Option<i64> = None;
+) -> Result<Scan, (Status, String, Vec<String>)> {
+    let mut found = Scan::default();
     for shard in shards.iter().take(MAX_SHARDS_READ) {
-        let mut it = match iterator(clients, stream, shard, who).await {
+        let mut it = match iterator(clients, stream, shard, since, who).await {
             Ok(Some(it)) => it,
             Ok(None) => continue,
-            Err(e) => return (Status::Fail, e.to_string(), vec![]),
+            Err(e) => return Err((Status::Fail, e.to_string(), vec![])),
         };
         for _ in 0..MAX_EMPTY_PAGES {
-            let out = match clients
+            let out = clients
                 .kinesis
                 .get_records()
                 // With the ARN when we have it: an iterator made from an ARN is tied to it
@@ -597,10 +610,8 @@ async fn records_flowing(
                 .limit(1000)
                 .send()
                 .await
-            {
-                Ok(out) => out,
-                Err(e) => {
-                    return (
+                .map_err(|e| {
+                    (
                         Status::Fail,
                         call_error(
                             "Kinesis GetRecords",
@@ -611,14 +622,15 @@ async fn records_flowing(
                         )
                         .to_string(),
                         vec![format!("attach deploy/iam/kinesis-reader.json to {who}")],
-                    );
-                }
-            };
-            records += out.records().len();
+                    )
+                })?;
+            found.records += out.records().len();
             for record in out.records() {
-                if let Some(t) = record.approximate_arrival_timestamp() {
-                    let ms = t.to_millis().unwrap_or(0);
-                    newest = Some(newest.map_or(ms, |n| n.max(ms)));
+                if let Some(ms) = record
+                    .approximate_arrival_timestamp()
+                    .and_then(|t| t.to_millis().ok())
+                {
+                    found.newest = Some(found.newest.map_or(ms, |n| n.max(ms)));
                 }
             }
             match out.next_shard_iterator() {
@@ -631,6 +643,30 @@ async fn records_flowing(
             }
         }
     }
+    Ok(found)
+}
+
+/// What counts as "flowing": records that arrived this recently. A live EKS cluster writes
+/// audit events all the time (controllers, kubelets, health checks), so a quarter of an
+/// hour without any means something is broken.
+const RECENT_MS: i64 = 15 * 60 * 1000;
+
+#[allow(clippy::too_many_arguments, reason = "one call site, all context")]
+async fn records_flowing(
+    clients: &Clients,
+    stream: &StreamRef,
+    shards: &[String],
+    group: &str,
+    group_exists: bool,
+    filter_created: Option<i64>,
+    who: &str,
+    setup_command: &str,
+) -> (Status, String, Vec<String>) {
+    let now = now_ms();
+    let recent = match scan(clients, stream, shards, Some(now - RECENT_MS), who).await {
+        Ok(found) => found,
+        Err(finding) => return finding,
+    };
     let newest_event = if group_exists {
         newest_log_event(clients, group).await
     } else {
@@ -639,30 +675,45 @@ async fn records_flowing(
     let events_text = newest_event
         .map(|t| format!("; newest event in {group}: {}", ago(t)))
         .unwrap_or_default();
-    if records > 0 {
-        let arrival = newest
-            .map(|t| format!(", the newest read arrived {}", ago(t)))
+    if recent.records > 0 {
+        let arrival = recent
+            .newest
+            .map(|t| format!(", the newest {}", ago(t)))
             .unwrap_or_default();
         return (
             Status::Ok,
             format!(
-                "{records} records read from {} at TRIM_HORIZON{arrival}{events_text}",
-                stream.name
+                "{} records arrived on {} in the last 15 min{arrival}{events_text}",
+                recent.records, stream.name
             ),
             vec![],
         );
     }
-    let delivered_since_filter = match (newest_event, filter_created) {
-        (Some(event), Some(created)) => event >= created,
-        (Some(_), None) => true,
-        _ => false,
+    // Nothing recent: did anything ever arrive?
+    let older = match scan(clients, stream, shards, None, who).await {
+        Ok(found) => found,
+        Err(finding) => return finding,
     };
-    if delivered_since_filter {
-        (
+    let before = if older.records > 0 {
+        format!(
+            " (it has older records, the newest read {}: delivery worked before)",
+            older
+                .newest
+                .map(ago)
+                .unwrap_or_else(|| "at some point".into())
+        )
+    } else {
+        String::new()
+    };
+    let events_since_filter = newest_event.filter(|&event| {
+        event >= now - RECENT_MS && filter_created.is_none_or(|created| event >= created)
+    });
+    if let Some(event) = events_since_filter {
+        return (
             Status::Fail,
             format!(
-                "{group} has events since the subscription filter was put (newest {}), but the stream {} has no records: CloudWatch Logs cannot deliver to it",
-                newest_event.map(ago).unwrap_or_default(),
+                "{group} has events since the subscription filter was put (newest {}), but no record reached the stream {} in the last 15 min{before}: CloudWatch Logs cannot deliver to it",
+                ago(event),
                 stream.name
             ),
             vec![
@@ -671,19 +722,18 @@ async fn records_flowing(
                 ),
                 "a stream encrypted with a customer-managed KMS key also needs kms:GenerateDataKey for that role".into(),
             ],
-        )
-    } else {
-        (
-            Status::Fail,
-            format!(
-                "no records on the stream {} and no events in {group} since the subscription filter was put",
-                stream.name
-            ),
-            vec![
-                "EKS writes audit events within minutes of audit logging being enabled: make some API calls (kubectl get pods) and run this again".into(),
-            ],
-        )
+        );
     }
+    (
+        Status::Fail,
+        format!(
+            "no records on the stream {} in the last 15 min{before}, and no events in {group} since the subscription filter was put{events_text}",
+            stream.name
+        ),
+        vec![
+            "EKS writes audit events within minutes of audit logging being enabled, and all the time on a live cluster: check that audit logging is still on, make some API calls (kubectl get pods) and run this again".into(),
+        ],
+    )
 }
 
 /// The newest event time of the log group (DescribeLogStreams by LastEventTime), best
@@ -705,13 +755,17 @@ async fn newest_log_event(clients: &Clients, group: &str) -> Option<i64> {
         .max()
 }
 
-/// `12 s ago`, `5 min ago`, `3 h ago`.
-fn ago(epoch_ms: i64) -> String {
-    let now = SystemTime::now()
+/// Milliseconds since the epoch.
+fn now_ms() -> i64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
-        .unwrap_or(epoch_ms);
-    let secs = (now - epoch_ms).max(0) / 1000;
+        .unwrap_or(0)
+}
+
+/// `12 s ago`, `5 min ago`, `3 h ago`.
+fn ago(epoch_ms: i64) -> String {
+    let secs = (now_ms() - epoch_ms).max(0) / 1000;
     match secs {
         0..=119 => format!("{secs} s ago"),
         120..=7199 => format!("{} min ago", secs / 60),
