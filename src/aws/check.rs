@@ -110,9 +110,13 @@ pub async fn check(clients: &Clients, options: &CheckOptions) -> Result<CheckRep
                 Status::Fail,
                 "identity",
                 e.to_string(),
-                vec![
-                    "give eksaudit credentials: AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, IRSA or an instance profile".into(),
-                ],
+                if matches!(e.failure(), Some(Failure::Transient | Failure::Throttled)) {
+                    e.fixes(String::new())
+                } else {
+                    vec![
+                        "give eksaudit credentials: AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, IRSA or an instance profile".into(),
+                    ]
+                },
             );
             None
         }
@@ -140,7 +144,12 @@ pub async fn check(clients: &Clients, options: &CheckOptions) -> Result<CheckRep
             false
         }
         Err(e) => {
-            add(Status::Fail, "log group", e.to_string(), vec![]);
+            add(
+                Status::Fail,
+                "log group",
+                e.to_string(),
+                e.fixes(format!("grant {who} logs:DescribeLogGroups")),
+            );
             false
         }
     };
@@ -163,7 +172,12 @@ pub async fn check(clients: &Clients, options: &CheckOptions) -> Result<CheckRep
         );
     } else {
         match subscription_filters(&clients.logs, &group, &who).await {
-            Err(e) => add(Status::Fail, "subscription filter", e.to_string(), vec![]),
+            Err(e) => add(
+                Status::Fail,
+                "subscription filter",
+                e.to_string(),
+                e.fixes(format!("grant {who} logs:DescribeSubscriptionFilters")),
+            ),
             Ok(filters) => {
                 let to_kinesis: Vec<_> = filters
                     .iter()
@@ -273,10 +287,10 @@ pub async fn check(clients: &Clients, options: &CheckOptions) -> Result<CheckRep
                 Status::Fail,
                 "read access",
                 e.to_string(),
-                vec![format!(
+                e.fixes(format!(
                     "attach deploy/iam/kinesis-reader.json (kinesis:DescribeStreamSummary, kinesis:ListShards, kinesis:GetShardIterator, kinesis:GetRecords on {}) to {who}",
                     stream.arn.as_deref().unwrap_or(&stream.name)
-                )],
+                )),
             );
             add(
                 Status::Skipped,
@@ -379,18 +393,17 @@ async fn audit_logging(
                 shell_word(region)
             )],
         ),
-        Err(e) => (
-            Status::Fail,
-            call_error(
+        Err(e) => {
+            let error = call_error(
                 "EKS DescribeCluster",
                 "eks:DescribeCluster",
                 &format!("EKS cluster {cluster}"),
                 who,
                 &e,
-            )
-            .to_string(),
-            vec![],
-        ),
+            );
+            let fixes = error.fixes(format!("grant {who} eks:DescribeCluster"));
+            (Status::Fail, error.to_string(), fixes)
+        }
     }
 }
 
@@ -477,18 +490,18 @@ async fn stream_active(
             false
         }
         Err(e) => {
+            let error = call_error(
+                "Kinesis DescribeStreamSummary",
+                "kinesis:DescribeStreamSummary",
+                &format!("Kinesis stream {}", stream.name),
+                who,
+                &e,
+            );
             add(
                 Status::Fail,
                 "stream",
-                call_error(
-                    "Kinesis DescribeStreamSummary",
-                    "kinesis:DescribeStreamSummary",
-                    &format!("Kinesis stream {}", stream.name),
-                    who,
-                    &e,
-                )
-                .to_string(),
-                vec![format!("attach deploy/iam/kinesis-reader.json to {who}")],
+                error.to_string(),
+                error.fixes(format!("attach deploy/iam/kinesis-reader.json to {who}")),
             );
             false
         }
@@ -597,7 +610,10 @@ async fn scan(
         let mut it = match iterator(clients, stream, shard, since, who).await {
             Ok(Some(it)) => it,
             Ok(None) => continue,
-            Err(e) => return Err((Status::Fail, e.to_string(), vec![])),
+            Err(e) => {
+                let fixes = e.fixes(format!("attach deploy/iam/kinesis-reader.json to {who}"));
+                return Err((Status::Fail, e.to_string(), fixes));
+            }
         };
         for _ in 0..MAX_EMPTY_PAGES {
             let out = clients
@@ -611,17 +627,17 @@ async fn scan(
                 .send()
                 .await
                 .map_err(|e| {
+                    let error = call_error(
+                        "Kinesis GetRecords",
+                        "kinesis:GetRecords",
+                        &format!("shard {shard} of Kinesis stream {}", stream.name),
+                        who,
+                        &e,
+                    );
                     (
                         Status::Fail,
-                        call_error(
-                            "Kinesis GetRecords",
-                            "kinesis:GetRecords",
-                            &format!("shard {shard} of Kinesis stream {}", stream.name),
-                            who,
-                            &e,
-                        )
-                        .to_string(),
-                        vec![format!("attach deploy/iam/kinesis-reader.json to {who}")],
+                        error.to_string(),
+                        error.fixes(format!("attach deploy/iam/kinesis-reader.json to {who}")),
                     )
                 })?;
             found.records += out.records().len();

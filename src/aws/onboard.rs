@@ -52,7 +52,7 @@ impl Clients {
         let out = self.sts.get_caller_identity().send().await.map_err(|e| {
             call_error(
                 "STS GetCallerIdentity",
-                "(none: every identity may call it)",
+                "", // every identity may call it: no IAM action to name
                 "the configured credentials",
                 "the configured credentials",
                 &e,
@@ -121,6 +121,32 @@ pub enum OnboardError {
 }
 
 impl OnboardError {
+    /// The fixes for this failure: `iam_fix` when access was denied, a word on reaching AWS
+    /// when the call never got an answer, nothing else (the message says it all).
+    pub fn fixes(&self, iam_fix: String) -> Vec<String> {
+        match self {
+            OnboardError::Call {
+                failure: Failure::AccessDenied,
+                ..
+            } => vec![iam_fix],
+            OnboardError::Call {
+                failure: Failure::Transient | Failure::Throttled,
+                ..
+            } => vec![
+                "AWS could not be reached or was busy: check the network, proxy and AWS_ENDPOINT_URL, and run this again".into(),
+            ],
+            _ => vec![],
+        }
+    }
+
+    /// How the failed call classifies, if it was a call.
+    pub fn failure(&self) -> Option<Failure> {
+        match self {
+            OnboardError::Call { failure, .. } => Some(*failure),
+            _ => None,
+        }
+    }
+
     /// Whether the call failed because the resource does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(
@@ -147,6 +173,7 @@ where
 {
     let failure = failure_of(error);
     let hint = match failure {
+        _ if action.is_empty() => String::new(),
         Failure::AccessDenied => format!(" ({caller} needs the IAM action {action} on {resource})"),
         Failure::NotFound => String::new(),
         _ => format!(" (IAM action {action})"),

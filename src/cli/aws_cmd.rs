@@ -1,6 +1,8 @@
 //! `eksaudit aws setup` and `eksaudit aws check`: the onboarding, by API. The logic is in
 //! `eksaudit::aws::{setup, check}`; this file parses arguments and prints.
 
+use std::io::{self, Write};
+
 use anyhow::{Context, Result};
 use eksaudit::aws::check::{self, CheckOptions, Status};
 use eksaudit::aws::onboard::{Clients, shell_word};
@@ -93,6 +95,8 @@ async fn clients(region: Option<&str>, profile: Option<&str>) -> Clients {
 }
 
 async fn run_setup(args: SetupArgs) -> Result<Outcome> {
+    // Unbuffered lines: each step shows as it is done (a new stream can take a minute).
+    let mut out = io::stdout();
     let reader = match (&args.reader_account, &args.external_id) {
         (Some(account), Some(external_id)) => Some(Reader::new(account, external_id)?),
         _ => None,
@@ -108,32 +112,53 @@ async fn run_setup(args: SetupArgs) -> Result<Outcome> {
         .identity()
         .await
         .context("cannot tell who the credentials are")?;
-    println!(
+    writeln!(
+        out,
         "Cluster {} in {}, account {}, as {}",
         args.cluster, identity.target.region, identity.target.account, identity.arn
-    );
+    )?;
     if dry {
-        println!("Dry run: only reading APIs are called; nothing is changed.");
+        writeln!(
+            out,
+            "Dry run: only reading APIs are called; nothing is changed."
+        )?;
     }
-    let summary = setup::setup(&clients, &options, |step| print_step(step, dry))
-        .await
-        .context("aws setup stopped; the steps above are done, run it again to resume")?;
+    // A closed stdout does not stop the setup halfway: the steps go on, and the error is
+    // returned at the end (the caller ends quietly on a broken pipe).
+    let mut write_error: Option<io::Error> = None;
+    let summary = setup::setup(&clients, &options, |step| {
+        if write_error.is_none()
+            && let Err(e) = print_step(&mut out, step, dry)
+        {
+            write_error = Some(e);
+        }
+    })
+    .await
+    .context("aws setup stopped; the steps above are done, run it again to resume")?;
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
     let (created, updated, already) = (
         summary.count(Change::Created),
         summary.count(Change::Updated),
         summary.count(Change::Already),
     );
     if !summary.changed() {
-        println!(
+        writeln!(
+            out,
             "Nothing {}: all {already} steps already in place.",
             if dry { "would change" } else { "changed" }
-        );
+        )?;
     } else if dry {
-        println!(
+        writeln!(
+            out,
             "Dry run: {created} would be created, {updated} updated, {already} already in place."
-        );
+        )?;
     } else {
-        println!("Done: {created} created, {updated} updated, {already} already in place.");
+        writeln!(
+            out,
+            "Done: {created} created, {updated} updated, {already} already in place."
+        )?;
     }
     let region = summary
         .identity
@@ -148,28 +173,30 @@ async fn run_setup(args: SetupArgs) -> Result<Outcome> {
     if let Some(stream) = &args.stream {
         check.push_str(&format!(" --stream {}", shell_word(stream)));
     }
-    println!("Next: {check}");
+    writeln!(out, "Next: {check}")?;
     match (&summary.reader_role_arn, &reader) {
-        (Some(role), Some(reader)) => println!(
+        (Some(role), Some(reader)) => writeln!(
+            out,
             "Read it from account {}: kinesis://{}?role_arn={}&external_id={} (that identity needs sts:AssumeRole on the role: deploy/iam/assume-role.json)",
             reader.account,
             summary.stream_arn,
             role,
             encode(&reader.external_id)
-        ),
-        _ => println!(
+        )?,
+        _ => writeln!(
+            out,
             "Read it: kinesis://{}?region={region}",
             options
                 .stream
                 .clone()
                 .unwrap_or_else(|| policy::default_stream(&args.cluster))
-        ),
+        )?,
     }
     Ok(Outcome::Clean)
 }
 
 /// One line per step; in a dry run, the IAM documents after it.
-fn print_step(step: &Step, dry: bool) {
+fn print_step(out: &mut impl Write, step: &Step, dry: bool) -> io::Result<()> {
     let verb = match (step.change, dry) {
         (Change::Created, false) => "created",
         (Change::Updated, false) => "updated",
@@ -177,15 +204,16 @@ fn print_step(step: &Step, dry: bool) {
         (Change::Updated, true) => "would update",
         (Change::Already, _) => "already",
     };
-    println!("{verb:<12} {}", step.what);
+    writeln!(out, "{verb:<12} {}", step.what)?;
     if dry {
         for (title, document) in &step.documents {
-            println!("  {title}:");
+            writeln!(out, "  {title}:")?;
             for line in policy::to_pretty(document).lines() {
-                println!("    {line}");
+                writeln!(out, "    {line}")?;
             }
         }
     }
+    Ok(())
 }
 
 /// Percent-encodes what a `kinesis://` query value cannot hold as is.
@@ -202,6 +230,7 @@ fn encode(value: &str) -> String {
 }
 
 async fn run_check(args: CheckArgs) -> Result<Outcome> {
+    let mut out = io::stdout();
     let clients = clients(args.region.as_deref(), args.profile.as_deref()).await;
     let options = CheckOptions {
         cluster: args.cluster,
@@ -214,9 +243,9 @@ async fn run_check(args: CheckArgs) -> Result<Outcome> {
             Status::Fail => "FAIL",
             Status::Skipped => "skip",
         };
-        println!("{mark:<5} {:<20} {}", finding.check, finding.detail);
+        writeln!(out, "{mark:<5} {:<20} {}", finding.check, finding.detail)?;
         for fix in &finding.fix {
-            println!("{:<26} fix: {fix}", "");
+            writeln!(out, "{:<26} fix: {fix}", "")?;
         }
     }
     let failed = report
@@ -225,10 +254,11 @@ async fn run_check(args: CheckArgs) -> Result<Outcome> {
         .filter(|f| f.status == Status::Fail)
         .count();
     if report.passed() {
-        println!("All {} checks passed.", report.findings.len());
+        writeln!(out, "All {} checks passed.", report.findings.len())?;
         Ok(Outcome::Clean)
     } else {
-        println!(
+        writeln!(
+            out,
             "{failed} of {} checks failed{}.",
             report.findings.len(),
             match report
@@ -240,7 +270,7 @@ async fn run_check(args: CheckArgs) -> Result<Outcome> {
                 0 => String::new(),
                 n => format!(", {n} skipped"),
             }
-        );
+        )?;
         Ok(Outcome::Problems)
     }
 }
