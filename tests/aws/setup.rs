@@ -779,3 +779,51 @@ fn a_denied_call_is_named_and_the_next_run_resumes() {
         "{stdout}"
     );
 }
+
+/// Our identity may not read the stream: `aws check` names the call, the IAM action and
+/// the policy to attach, and skips what needs reading.
+#[test]
+#[cfg_attr(
+    not(has_moto),
+    ignore = "needs moto server: pip install 'moto[server]==5.2.5' (or set EKSAUDIT_TEST_MOTO)"
+)]
+fn check_names_the_permission_a_reader_lacks() {
+    let rt = runtime();
+    let eks = aws_sdk_eks::Client::new(&sdk_config());
+    let cluster = unique("noread");
+    rt.block_on(create_cluster(&eks, &cluster));
+    let (code, stdout, stderr) = eksaudit(&["aws", "setup", "--cluster", &cluster]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let proxy = Proxy::start(
+        endpoint(),
+        Box::new(|target, _| {
+            (target == "Kinesis_20131202.ListShards").then_some(Fault::AccessDenied)
+        }),
+    );
+    let (code, stdout, stderr) = eksaudit_at(&proxy.url, &["aws", "check", "--cluster", &cluster]);
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    let stream = format!("eks-audit-{cluster}");
+    assert!(
+        stdout.contains(&format!(
+            "FAIL  read access          Kinesis ListShards on Kinesis stream {stream} failed: AccessDeniedException"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "(arn:aws:sts::{ACCOUNT}:user/moto needs the IAM action kinesis:ListShards on Kinesis stream {stream})"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "fix: attach deploy/iam/kinesis-reader.json (kinesis:DescribeStreamSummary, kinesis:ListShards, kinesis:GetShardIterator, kinesis:GetRecords on arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/{stream}) to arn:aws:sts::{ACCOUNT}:user/moto"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("skip  records flowing      needs read access"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok    stream"), "{stdout}");
+}
