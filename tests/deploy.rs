@@ -515,7 +515,7 @@ fn dockerfile_builds_with_cis_command_and_pins_falco() {
 /// left as `*`.
 #[test]
 fn iam_policies_are_least_privilege_documents() {
-    let expected: [(&str, &[&str]); 4] = [
+    let expected: [(&str, &[&str]); 5] = [
         (
             "kinesis-reader.json",
             &[
@@ -549,6 +549,32 @@ fn iam_policies_are_least_privilege_documents() {
             ],
         ),
         ("assume-role.json", &["sts:AssumeRole"]),
+        (
+            // `eksaudit aws setup` and `aws check`, run by the operator onboarding a cluster.
+            "onboarding-operator.json",
+            &[
+                "eks:DescribeCluster",
+                "eks:UpdateClusterConfig",
+                "eks:ListUpdates",
+                "eks:DescribeUpdate",
+                "logs:CreateLogGroup",
+                "logs:DescribeSubscriptionFilters",
+                "logs:PutSubscriptionFilter",
+                "logs:DescribeLogStreams",
+                "logs:DescribeLogGroups",
+                "kinesis:CreateStream",
+                "kinesis:DescribeStreamSummary",
+                "kinesis:ListShards",
+                "kinesis:GetShardIterator",
+                "kinesis:GetRecords",
+                "iam:GetRole",
+                "iam:CreateRole",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:GetRolePolicy",
+                "iam:PutRolePolicy",
+                "iam:PassRole",
+            ],
+        ),
     ];
     let listed: BTreeSet<String> = std::fs::read_dir(repo("deploy/iam"))
         .unwrap()
@@ -608,6 +634,23 @@ fn iam_policies_are_least_privilege_documents() {
             .as_array()
             .unwrap()
             .contains(&Value::from("kinesis:SubscribeToShard"))
+    );
+    // The operator may hand the delivery role to CloudWatch Logs and to nothing else.
+    let operator: Value =
+        serde_json::from_str(&read("deploy/iam/onboarding-operator.json")).unwrap();
+    let pass = operator["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Action"][0] == "iam:PassRole")
+        .expect("a PassRole statement");
+    assert_eq!(
+        pass["Condition"]["StringEquals"]["iam:PassedToService"],
+        "logs.amazonaws.com"
+    );
+    assert_eq!(
+        pass["Resource"],
+        "arn:aws:iam::111122223333:role/eksaudit-cwl-*"
     );
     // The CloudWatch Logs reader reads EKS cluster log groups only.
     let cloudwatch: Value =

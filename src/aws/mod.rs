@@ -18,6 +18,11 @@ use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
 
 use crate::sources::spec::AssumeRole;
 
+pub mod check;
+pub mod onboard;
+pub mod policy;
+pub mod setup;
+
 /// Loads the SDK configuration: the default chain, then `region`/`profile` if given,
 /// then `assume_role` on top (credentials refreshed by the SDK before they expire).
 pub async fn sdk_config(

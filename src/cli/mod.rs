@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod aws_cmd;
 mod extract;
 mod fields;
 mod forward;
@@ -75,6 +76,10 @@ enum Command {
     /// checkpoints.
     #[command(long_about = forward::LONG_ABOUT.as_str())]
     Forward(forward::Args),
+    /// Onboarding on AWS: `aws setup` creates the chain EKS → CloudWatch Logs → Kinesis,
+    /// `aws check` verifies it.
+    #[command(subcommand)]
+    Aws(aws_cmd::Command),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     ///
     /// For example `eksaudit completions bash > /etc/bash_completion.d/eksaudit`.
@@ -102,6 +107,7 @@ pub fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args),
         Command::Rules(command) => rules_cmd::run(command),
         Command::Forward(args) => forward::run(args),
+        Command::Aws(command) => aws_cmd::run(command),
         Command::Completions(args) => generate::completions(args),
         Command::Man(args) => generate::man(args),
     };

@@ -916,7 +916,7 @@ fn parse_query(given: &str, query: &str) -> Result<Vec<(String, String)>, SpecEr
 }
 
 /// Decodes `%XX` escapes (values such as role ARNs may be written escaped or not).
-fn percent_decode(text: &str) -> Result<String, String> {
+pub(crate) fn percent_decode(text: &str) -> Result<String, String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -19,4 +19,5 @@ mod load;
 mod proxy;
 mod resharding;
 mod s3;
+mod setup;
 mod support;

@@ -24,6 +24,8 @@ pub enum Fault {
     /// continues with that token is sent upstream as the original one (without the
     /// token), so nothing is lost if the caller goes on.
     EmptyPage,
+    /// 400 AccessDeniedException: the identity lacks the IAM action.
+    AccessDenied,
 }
 
 /// The token of an injected empty page.
@@ -177,6 +179,10 @@ fn fault_response(fault: Fault) -> Vec<u8> {
         Fault::Throttling => (
             "400 Bad Request",
             r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+        ),
+        Fault::AccessDenied => (
+            "400 Bad Request",
+            r#"{"__type":"AccessDeniedException","message":"User: arn:aws:sts::123456789012:user/moto is not authorized to perform this action"}"#,
         ),
     };
     format!(
