@@ -74,7 +74,7 @@ fn two_replicas_share_shards_and_survive_kill_dash_nine() {
     rt.block_on(create_stream(&kinesis, &stream, 4));
     let dir = tempfile::tempdir().unwrap();
     let source =
-        format!("kinesis://{stream}?start=trim_horizon&lease_table={table}&lease_duration=3");
+        format!("kinesis://{stream}?start=trim_horizon&lease_table={table}&lease_duration=6");
     let start = |name: &str| {
         let out = dir.path().join(format!("{name}.jsonl"));
         let sink = format!("file://{}", out.display());
@@ -103,6 +103,11 @@ fn two_replicas_share_shards_and_survive_kill_dash_nine() {
     wait_until(Duration::from_secs(60), || {
         let o = owners(&table);
         o.get("replica-a") == Some(&2) && o.get("replica-b") == Some(&2)
+    });
+    // A learns of each stolen lease at its next renewal and stops that reader; until then
+    // both may read the shard (as with the KCL), so records go in only after that.
+    wait_until(Duration::from_secs(30), || {
+        a.log_text().matches("Lease lost to another reader").count() >= 2
     });
     // Both live: every record read once, by one of them.
     let first = put_ids(&stream, "live", 40);

@@ -74,7 +74,10 @@ pub fn sdk_config_for(endpoint: &str) -> SdkConfig {
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"));
-    runtime().block_on(loader.load())
+    // On a thread of its own, so callers may be inside a runtime.
+    std::thread::spawn(move || runtime().block_on(loader.load()))
+        .join()
+        .expect("SDK configuration")
 }
 
 /// SDK configuration for moto.
