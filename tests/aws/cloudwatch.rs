@@ -660,8 +660,8 @@ fn missing_group_fails_clearly() {
     let status = forwarder.child.wait().unwrap();
     let log = forwarder.log_text();
     assert!(!status.success(), "{log}");
-    assert!(log.contains("does not exist"), "{log}");
-    assert!(log.contains("--logging"), "{log}");
+    assert!(log.contains("not found in us-east-1"), "{log}");
+    assert!(log.contains("audit logging is on (eksaudit aws setup)"), "{log}");
 }
 
 /// What needs no AWS: `forward --help` documents every `cloudwatch://` key, a spec

@@ -124,15 +124,15 @@ where
         .map_or("(no region)".to_string(), |r| r.to_string());
     let text = error_text(error);
     let text = text.trim_end_matches('.');
-    let head = format!("CloudWatch Logs {what} in {region}: {action} failed: {text}");
+    // What to do comes first: Falco shows only the first 255 bytes of an open error.
     match failure {
         Failure::NotFound => format!(
-            "{head}. It does not exist for caller {identity}: check the name, the region and the account (a group in another account needs role_arn); an EKS cluster writes /aws/eks/<name>/cluster only once its audit log type is enabled (aws eks update-cluster-config --logging)."
+            "CloudWatch Logs {what} not found in {region} for {identity}: check name, region, account (another account needs role_arn); EKS creates it once audit logging is on (eksaudit aws setup) [{action}: {text}]"
         ),
         Failure::AccessDenied => format!(
-            "{head}. Caller {identity} needs the IAM action logs:{action} on it (see deploy/iam/cloudwatch-reader.json)."
+            "CloudWatch Logs {what} in {region}: {identity} needs logs:{action} (deploy/iam/cloudwatch-reader.json) [{text}]"
         ),
-        _ => format!("{head} (caller {identity})."),
+        _ => format!("CloudWatch Logs {what} in {region}: {action} failed for {identity}: {text}"),
     }
 }
 
@@ -158,7 +158,7 @@ pub async fn preflight(spec: &CloudWatchSpec, sdk: &SdkConfig) -> Result<String,
             Ok(identity) => identity.account().unwrap_or("unknown").to_string(),
             Err(e) if error_text(&e).contains("credentials") => {
                 return Err(format!(
-                    "CloudWatch Logs {what}: no usable AWS credentials ({}). Set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or run with an IAM role (IRSA, instance profile).",
+                    "CloudWatch Logs {what}: no AWS credentials: use an IAM role (IRSA, instance profile), AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY [{}]",
                     error_text(&e)
                 ));
             }

@@ -215,22 +215,21 @@ pub async fn described<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
+    // What to do comes first: Falco shows only the first 255 bytes of an open error.
     let identity = crate::aws::caller_identity(&shared.sdk).await;
     let text = error_text(error);
     let text = text.trim_end_matches('.');
-    let what = format!(
-        "Kinesis stream {:?} in {}: {action} failed: {text}",
-        stream.name, stream.region
-    );
+    let name = &stream.name;
+    let region = &stream.region;
     match failure {
         Failure::NotFound => format!(
-            "{what}. The stream does not exist for caller {identity}: check its name, the region and the account (a stream in another account needs role_arn)."
+            "Kinesis stream {name:?} not found in {region} for {identity}: check name, region, account (another account needs role_arn) [{action}: {text}]"
         ),
         Failure::AccessDenied => format!(
-            "{what}. Caller {identity} needs the IAM action kinesis:{action} on {} (see deploy/iam/kinesis-reader.json).",
+            "Kinesis stream {name:?} in {region}: {identity} needs kinesis:{action} on {} (deploy/iam/kinesis-reader.json) [{text}]",
             stream.resource()
         ),
-        _ => format!("{what} (caller {identity})."),
+        _ => format!("Kinesis stream {name:?} in {region}: {action} failed for {identity}: {text}"),
     }
 }
 
@@ -269,7 +268,7 @@ pub async fn preflight(spec: &KinesisSpec, sdk: &SdkConfig) -> Result<(), String
         Ok(_) => Ok(()),
         Err(e @ SdkError::DispatchFailure(_)) if error_text(&e).contains("credentials") => {
             Err(format!(
-                "Kinesis stream {:?} in {}: no usable AWS credentials ({}). Set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or run with an IAM role (IRSA, instance profile).",
+                "Kinesis stream {:?} in {}: no AWS credentials: use an IAM role (IRSA, instance profile), AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY [{}]",
                 stream.name,
                 stream.region,
                 error_text(&e)
