@@ -145,8 +145,9 @@ fn baseline(records: &[Vec<u8>]) -> usize {
     messages
 }
 
-/// Decodes every record with one decoder, as a shard consumer does, calling `each` on
-/// every event.
+/// Decodes every record with one decoder, exactly as the Kinesis source's shard reader
+/// does (`push_kinesis_record`: events annotated with shard and sequence number), calling
+/// `each` on every event.
 fn decode_records(
     records: &[Vec<u8>],
     options: &DecodeOptions,
@@ -154,8 +155,12 @@ fn decode_records(
 ) {
     let mut decoder = Decoder::new(options.clone());
     let location = Location::new("kinesis");
-    for record in records {
-        decoder.push_record(record, &location);
+    let mut sequence = String::new();
+    for (n, record) in records.iter().enumerate() {
+        use std::fmt::Write as _;
+        sequence.clear();
+        let _ = write!(sequence, "{:056}", n + 1);
+        decoder.push_kinesis_record(record, &location, "shardId-000000000000", &sequence);
         while let Some(item) = decoder.pop() {
             each(item.unwrap());
         }
