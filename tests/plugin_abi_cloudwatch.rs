@@ -5,47 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use falco_plugin_runner::{CapturingPluginRunner, Event, ExtractedField, ScapStatus};
+use falco_plugin_runner::{CapturingPluginRunner, ScapStatus};
 
 use super::aws_support::{create_log_group, now_ms, put_audit_events, runtime, sdk_config, unique};
+use super::kinesis::{aws_env, next, text};
 use super::{capture, serial, status};
-
-/// Points the plugin's AWS SDK (which reads the environment at open) at moto.
-fn aws_env() {
-    let endpoint = super::aws_support::endpoint();
-    // SAFETY: set under `serial()`, before the plugin opens; nothing else in this test
-    // binary reads these variables concurrently.
-    unsafe {
-        std::env::set_var("AWS_ENDPOINT_URL", endpoint);
-        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
-        std::env::set_var("AWS_REGION", "us-east-1");
-    }
-}
-
-/// The next event, waiting through `Timeout`s.
-fn next(runner: &mut CapturingPluginRunner) -> Event {
-    let start = Instant::now();
-    loop {
-        match runner.next_event() {
-            Ok(event) => return event,
-            Err(e) if status(&e) == Some(ScapStatus::Timeout) => {
-                assert!(
-                    start.elapsed() < Duration::from_secs(30),
-                    "no event in 30 s"
-                );
-            }
-            Err(e) => panic!("next_event: {e:#}"),
-        }
-    }
-}
-
-fn text(runner: &mut CapturingPluginRunner, event: &Event, field: &str) -> String {
-    match runner.extract_field(event, field).unwrap().unwrap() {
-        ExtractedField::String(s) => s.to_string_lossy().into_owned(),
-        other => panic!("{field}: {other:?}"),
-    }
-}
 
 /// Reads events until `n` came, then checks nothing more comes for `quiet`.
 fn read_ids(runner: &mut CapturingPluginRunner, n: usize, quiet: Duration) -> Vec<String> {

@@ -10,7 +10,7 @@ use super::aws_support::{audit_envelope, create_stream, put, runtime, sdk_config
 use super::{capture, serial, status};
 
 /// Points the plugin's AWS SDK (which reads the environment at open) at moto.
-fn aws_env() {
+pub(super) fn aws_env() {
     let endpoint = super::aws_support::endpoint();
     // SAFETY: set under `serial()`, before the plugin opens; nothing else in this test
     // binary reads these variables concurrently.
@@ -23,7 +23,7 @@ fn aws_env() {
 }
 
 /// The next event, waiting through `Timeout`s.
-fn next(runner: &mut CapturingPluginRunner) -> Event {
+pub(super) fn next(runner: &mut CapturingPluginRunner) -> Event {
     let start = Instant::now();
     loop {
         match runner.next_event() {
@@ -39,7 +39,7 @@ fn next(runner: &mut CapturingPluginRunner) -> Event {
     }
 }
 
-fn text(runner: &mut CapturingPluginRunner, event: &Event, field: &str) -> String {
+pub(super) fn text(runner: &mut CapturingPluginRunner, event: &Event, field: &str) -> String {
     match runner.extract_field(event, field).unwrap().unwrap() {
         ExtractedField::String(s) => s.to_string_lossy().into_owned(),
         other => panic!("{field}: {other:?}"),

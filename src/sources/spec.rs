@@ -510,16 +510,7 @@ fn parse_kinesis(given: &str, rest: &str) -> Result<KinesisSpec, SpecError> {
                 if role.take(given, &key, value.clone())? {
                     continue;
                 }
-                return Err(SpecError::UnknownKey {
-                    given: given.to_string(),
-                    scheme: "kinesis://",
-                    key,
-                    known: KINESIS_KEYS
-                        .iter()
-                        .map(|(k, _)| *k)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                });
+                return Err(unknown_key(given, "kinesis://", key, KINESIS_KEYS));
             }
         }
     }
@@ -694,16 +685,7 @@ fn parse_cloudwatch(given: &str, rest: &str) -> Result<CloudWatchSpec, SpecError
                 if role.take(given, &key, value.clone())? {
                     continue;
                 }
-                return Err(SpecError::UnknownKey {
-                    given: given.to_string(),
-                    scheme: "cloudwatch://",
-                    key,
-                    known: CLOUDWATCH_KEYS
-                        .iter()
-                        .map(|(k, _)| *k)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                });
+                return Err(unknown_key(given, "cloudwatch://", key, CLOUDWATCH_KEYS));
             }
         }
     }
@@ -838,21 +820,22 @@ fn parse_s3(given: &str, rest: &str) -> Result<S3Spec, SpecError> {
             "start_after" => spec.start_after = Some(value),
             _ if role.take(given, &key, value.clone())? => {}
             _ => {
-                return Err(SpecError::UnknownKey {
-                    given: given.to_string(),
-                    scheme: "s3://",
-                    key,
-                    known: S3_KEYS
-                        .iter()
-                        .map(|(k, _)| *k)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                });
+                return Err(unknown_key(given, "s3://", key, S3_KEYS));
             }
         }
     }
     spec.assume_role = role.finish(given)?;
     Ok(spec)
+}
+
+/// A key `scheme` does not take, with the keys it does.
+fn unknown_key(given: &str, scheme: &'static str, key: String, keys: &[(&str, &str)]) -> SpecError {
+    SpecError::UnknownKey {
+        given: given.to_string(),
+        scheme,
+        key,
+        known: keys.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", "),
+    }
 }
 
 fn bad(given: &str, key: &str, value: &str, why: String) -> SpecError {

@@ -661,7 +661,10 @@ fn missing_group_fails_clearly() {
     let log = forwarder.log_text();
     assert!(!status.success(), "{log}");
     assert!(log.contains("not found in us-east-1"), "{log}");
-    assert!(log.contains("audit logging is on (eksaudit aws setup)"), "{log}");
+    assert!(
+        log.contains("audit logging is on (eksaudit aws setup)"),
+        "{log}"
+    );
 }
 
 /// What needs no AWS: `forward --help` documents every `cloudwatch://` key, a spec
