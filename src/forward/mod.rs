@@ -101,6 +101,15 @@ pub fn run(config: &ForwardConfig, stop: Arc<AtomicBool>) -> Result<Summary> {
         metrics::serve(&handle, address, telemetry.clone())?;
     }
     telemetry.healthy.store(true, Ordering::Relaxed);
+    // A backfill (`--until-caught-up`) on a terminal shows how far it got.
+    let progress =
+        if config.live.until_caught_up && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
     let mut summary = Summary::default();
     let mut last_progress = Instant::now();
     while !stop.load(Ordering::Relaxed) {
@@ -151,6 +160,7 @@ pub fn run(config: &ForwardConfig, stop: Arc<AtomicBool>) -> Result<Summary> {
         }
     }
     telemetry.healthy.store(false, Ordering::Relaxed);
+    progress.finish_and_clear();
     summary.decode = total_decode_stats(live.metrics().map(|(_, m)| &**m));
     summary.sinks = sinks.iter().map(|(k, s)| (k.clone(), s.stats())).collect();
     live.shutdown(Duration::from_secs(5));
