@@ -385,6 +385,26 @@ fn values_of_256_bytes_or_more_are_refused_like_libsinsp() {
 }
 
 #[test]
+fn json_warnings_carry_falcos_long_description_and_errors_the_short_one() {
+    let yaml = rule("R", "ka.verb = \"ka.user.name\"");
+    let files = [RulesFile::new("test.yaml", yaml.as_str())];
+    let r = validate(&files, &EngineOptions::default());
+    let j = r.to_json(&files);
+    let w = &j["falco_load_results"][0]["warnings"][0];
+    assert_eq!(w["code"], "LOAD_COMPILE_CONDITION");
+    assert_eq!(
+        w["codedesc"],
+        "A rule condition or output have been parsed with a warning"
+    );
+    let bad = [RulesFile::new("test.yaml", rule("R", "ka.nope = x"))];
+    let j = validate(&bad, &EngineOptions::default()).to_json(&bad);
+    assert_eq!(
+        j["falco_load_results"][0]["errors"][0]["codedesc"],
+        "Error compiling condition"
+    );
+}
+
+#[test]
 fn boolean_operators_and_parentheses() {
     assert!(matches(
         "ka.verb = get or (ka.verb = create and not ka.user.name = bob)"
