@@ -243,8 +243,14 @@ fn uri_param<'a>(ev: &EventView<'a>, arg: Arg<'_>) -> Extracted<'a> {
     let Arg::Key(key) = arg else {
         return Ok(None);
     };
-    let value = uri::query_param(&uri.text(), key).map_err(ExtractError::Uri)?;
-    Ok(value.map(|v| Value::One(Cow::Owned(v))))
+    // The value borrows from the event when the URI text does (no JSON escapes in it).
+    let value = match uri.text() {
+        Cow::Borrowed(text) => uri::query_param(text, key).map_err(ExtractError::Uri)?,
+        Cow::Owned(text) => uri::query_param(&text, key)
+            .map_err(ExtractError::Uri)?
+            .map(|v| Cow::Owned(v.into_owned())),
+    };
+    Ok(value.map(Value::One))
 }
 
 fn target_pod_name<'a>(ev: &EventView<'a>) -> Option<Value<'a>> {

@@ -6,8 +6,11 @@
 //! errors, a `;` in the query is an error (Go ≥ 1.17), `+` in the query is a space, and
 //! the first value of a repeated key wins.
 
+use std::borrow::Cow;
+
 /// The first value of query parameter `key` in `uri`, or an error text where Go fails.
-pub fn query_param(uri: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+/// Borrowed from `uri` unless it had to be unescaped.
+pub fn query_param<'u>(uri: &'u [u8], key: &[u8]) -> Result<Option<Cow<'u, [u8]>>, String> {
     let raw_query = raw_query(uri)?;
     let mut found = None;
     let mut first_error = None;
@@ -37,7 +40,7 @@ pub fn query_param(uri: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>, String> {
                 continue;
             }
         };
-        if found.is_none() && k == key {
+        if found.is_none() && *k == *key {
             found = Some(v);
         }
     }
@@ -145,8 +148,13 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 /// Go's `url.unescape`: `%XX` decodes, a malformed escape is an error, and in a query
-/// component `+` is a space.
-fn unescape(s: &[u8], mode: Mode) -> Result<Vec<u8>, String> {
+/// component `+` is a space. Text with nothing to decode is borrowed: every event's path
+/// is checked this way, and rules evaluate `ka.uri.param` on events that match nothing.
+fn unescape(s: &[u8], mode: Mode) -> Result<Cow<'_, [u8]>, String> {
+    let plus_is_space = mode == Mode::QueryComponent;
+    if !s.iter().any(|&b| b == b'%' || (plus_is_space && b == b'+')) {
+        return Ok(Cow::Borrowed(s));
+    }
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {
@@ -175,7 +183,7 @@ fn unescape(s: &[u8], mode: Mode) -> Result<Vec<u8>, String> {
             }
         }
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 #[cfg(test)]
@@ -184,7 +192,7 @@ mod tests {
 
     fn param(uri: &str, key: &str) -> Result<Option<String>, String> {
         query_param(uri.as_bytes(), key.as_bytes())
-            .map(|v| v.map(|v| String::from_utf8(v).unwrap()))
+            .map(|v| v.map(|v| String::from_utf8(v.into_owned()).unwrap()))
     }
 
     #[test]
@@ -205,6 +213,17 @@ mod tests {
         assert_eq!(param("/x?a=1&&a=2", "a").unwrap().as_deref(), Some("1"));
         assert_eq!(param("/x?", "a").unwrap(), None);
         assert_eq!(param("/x?a=1#frag", "a").unwrap().as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn values_without_escapes_are_borrowed_from_the_uri() {
+        let uri = b"/api/v1/pods?dryRun=All&b=c+d";
+        assert!(matches!(
+            query_param(uri, b"dryRun"),
+            Ok(Some(Cow::Borrowed(b"All")))
+        ));
+        assert!(matches!(query_param(uri, b"b"), Ok(Some(Cow::Owned(v))) if v == b"c d"));
+        assert!(matches!(query_param(b"/api/v1/pods", b"a"), Ok(None)));
     }
 
     #[test]

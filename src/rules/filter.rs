@@ -148,6 +148,10 @@ pub enum Node {
     Check(Box<Check>),
 }
 
+/// libsinsp's `sinsp_filter_check::s_max_filter_value_buf_size`: the largest buffer a
+/// condition value is parsed into; a string value needs its length plus a NUL.
+pub const MAX_FILTER_VALUE_BUF: usize = 256;
+
 /// A compilation problem: libsinsp's message and the position of the check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompileError {
@@ -348,6 +352,16 @@ impl Compiler<'_> {
             || (cmp.modifier != Modifier::None && matches!(cmp.op, Op::Eq | Op::Ne));
         match lhs.ty {
             FieldType::Str => {
+                // libsinsp copies a string value into a buffer of at most
+                // `s_max_filter_value_buf_size` bytes with its NUL terminator
+                // (`check_storage_size` in `value_parser.cpp`), so Falco refuses any
+                // value — list items included — of 256 bytes or more when loading.
+                let used = v.len() + 1;
+                if used > MAX_FILTER_VALUE_BUF {
+                    return Err(format!(
+                        "filter parameter too long (used={used}, available={MAX_FILTER_VALUE_BUF}):{v}"
+                    ));
+                }
                 let b = v.as_bytes().to_vec();
                 if setlike {
                     consts.str_set.insert(b.clone());

@@ -130,6 +130,62 @@ impl WarningCode {
             WarningCode::UnknownKey => "Unknown key in item definition",
         }
     }
+
+    /// Falco's long description (`warning_desc`): what its JSON result puts in a warning's
+    /// `codedesc`. Errors differ: Falco's `error_desc` returns the short text.
+    pub fn description(self) -> &'static str {
+        match self {
+            WarningCode::UnknownSource => {
+                "A rule has a unknown event source. This can occur when reading rules content \
+                 without having a corresponding plugin loaded, etc. The rule will be silently \
+                 ignored."
+            }
+            WarningCode::UnsafeNaCheck => {
+                "Comparing a field value with <NA> is unsafe and can lead to unpredictable \
+                 behavior of the rule condition. If you need to check for the existence of a \
+                 field, consider using the 'exists' operator instead."
+            }
+            WarningCode::NoEvttype => {
+                "A rule condition matches too many evt.type values. This has a significant \
+                 performance penalty. Make the condition more specific by adding an evt.type \
+                 field or further restricting the number of evt.type values in the condition."
+            }
+            WarningCode::UnknownFilter => {
+                "A rule condition or output refers to a field or evt.type that does not exist. \
+                 This is normally an error, but if a rule has a skip-if-unknown-filter property, \
+                 the error is downgraded to a warning."
+            }
+            WarningCode::UnusedMacro => {
+                "A macro is defined in the rules content but is not used by any other macro or \
+                 rule."
+            }
+            WarningCode::UnusedList => {
+                "A list is defined in the rules content but is not used by any other list, \
+                 macro, or rule."
+            }
+            WarningCode::UnknownItem => {
+                "An unknown top-level object is in the rules content. It will be ignored."
+            }
+            WarningCode::DeprecatedItem => {
+                "A deprecated item is employed by lists, macros, or rules."
+            }
+            WarningCode::AppendNoValues => {
+                "A rule exception is overriding/appending with no values"
+            }
+            WarningCode::ExceptionNameNotUnique => {
+                "A rule is defining multiple exceptions with the same name"
+            }
+            WarningCode::InvalidMacroName => "A macro is defined with an invalid name",
+            WarningCode::InvalidListName => "A list is defined with an invalid name",
+            WarningCode::CompileCondition => {
+                "A rule condition or output have been parsed with a warning"
+            }
+            WarningCode::UnknownKey => {
+                "An item in the rules content contains an unrecognized key. The key will be \
+                 ignored. This may indicate a typo or a property placed on the wrong item type."
+            }
+        }
+    }
 }
 
 /// What a location in a [`Context`] is (Falco's `item_type`).
@@ -539,7 +595,7 @@ impl FileResult {
                 serde_json::json!({
                     "context": ctx_json(&w.context),
                     "code": w.code.as_str(),
-                    "codedesc": w.code.describe(),
+                    "codedesc": w.code.description(),
                     "message": w.message,
                 })
             })

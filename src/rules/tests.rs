@@ -352,6 +352,59 @@ fn quoted_strings_and_escapes() {
 }
 
 #[test]
+fn values_of_256_bytes_or_more_are_refused_like_libsinsp() {
+    // 255 bytes plus libsinsp's NUL fill its 256-byte value buffer exactly.
+    let fits = "a".repeat(255);
+    assert!(!matches(&format!("ka.verb = {fits}")));
+    let long = "a".repeat(256);
+    let expected = format!("filter parameter too long (used=257, available=256):{long}");
+    assert_eq!(condition_error(&format!("ka.verb = {long}")), expected);
+    // Each list item is its own value; a regex is checked before it is compiled.
+    assert_eq!(
+        condition_error(&format!("ka.verb in (get, {long})")),
+        expected
+    );
+    assert_eq!(
+        condition_error(&format!("ka.verb regex \"{long}(\"")),
+        format!("filter parameter too long (used=258, available=256):{long}(")
+    );
+    // Numbers are parsed into 8 bytes, never into the string buffer.
+    assert_eq!(
+        condition_error(&format!("len(ka.verb) = {long}")),
+        format!("{long} is not a valid number")
+    );
+    // The error is located like other compile errors: at the check, in the rule.
+    let r = report(&rule("Long", &format!("ka.verb = {long}")));
+    let e = r.errors().next().expect("an error");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "test.yaml:3:14: rule 'Long': LOAD_ERR_COMPILE_CONDITION (Error compiling condition): {expected}"
+        )
+    );
+}
+
+#[test]
+fn json_warnings_carry_falcos_long_description_and_errors_the_short_one() {
+    let yaml = rule("R", "ka.verb = \"ka.user.name\"");
+    let files = [RulesFile::new("test.yaml", yaml.as_str())];
+    let r = validate(&files, &EngineOptions::default());
+    let j = r.to_json(&files);
+    let w = &j["falco_load_results"][0]["warnings"][0];
+    assert_eq!(w["code"], "LOAD_COMPILE_CONDITION");
+    assert_eq!(
+        w["codedesc"],
+        "A rule condition or output have been parsed with a warning"
+    );
+    let bad = [RulesFile::new("test.yaml", rule("R", "ka.nope = x"))];
+    let j = validate(&bad, &EngineOptions::default()).to_json(&bad);
+    assert_eq!(
+        j["falco_load_results"][0]["errors"][0]["codedesc"],
+        "Error compiling condition"
+    );
+}
+
+#[test]
 fn boolean_operators_and_parentheses() {
     assert!(matches(
         "ka.verb = get or (ka.verb = create and not ka.user.name = bob)"
