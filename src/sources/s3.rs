@@ -232,11 +232,7 @@ async fn retry_or_fail(
 ) -> Result<(), String> {
     match failure {
         Failure::Throttled | Failure::Transient => {
-            if failure == Failure::Throttled {
-                metrics.add(&metrics.throttles, 1);
-            } else {
-                metrics.add(&metrics.transient_errors, 1);
-            }
+            metrics.count_retried(failure);
             let wait = backoff(
                 *attempt,
                 Duration::from_millis(250),

@@ -110,6 +110,16 @@ impl Metrics {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Counts a failed call that will be retried: throttled, or failed in passing.
+    pub fn count_retried(&self, failure: Failure) {
+        let counter = if failure == Failure::Throttled {
+            &self.throttles
+        } else {
+            &self.transient_errors
+        };
+        self.add(counter, 1);
+    }
+
     /// Reads a counter.
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
@@ -340,8 +350,8 @@ async fn list_shards(
                 }
             }
             Err(e) => match classify(&e) {
-                Failure::Throttled | Failure::Transient => {
-                    shared.metrics.add(&shared.metrics.throttles, 1);
+                failure @ (Failure::Throttled | Failure::Transient) => {
+                    shared.metrics.count_retried(failure);
                     let wait =
                         backoff(attempt, Duration::from_millis(250), Duration::from_secs(10));
                     attempt += 1;

@@ -345,11 +345,7 @@ impl Reader {
         match failure {
             Failure::Throttled | Failure::Transient | Failure::ExpiredIterator => {
                 let throttled = failure == Failure::Throttled;
-                if throttled {
-                    metrics.add(&metrics.throttles, 1);
-                } else {
-                    metrics.add(&metrics.transient_errors, 1);
-                }
+                metrics.count_retried(failure);
                 let wait = backoff(self.attempt, BACKOFF_BASE, BACKOFF_CAP);
                 self.attempt = self.attempt.saturating_add(1);
                 let text = crate::aws::error_text(error);
