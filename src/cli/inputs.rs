@@ -25,19 +25,30 @@ impl InputArgs {
         self.files.is_empty() && std::io::stdin().is_terminal()
     }
 
-    /// Opens every input in order. Without files, reads stdin.
-    pub fn open(&self) -> Result<InputDecoder<'static>> {
+    /// Refuses a `--max-event-size` outside what the decoder supports.
+    pub fn check(&self) -> Result<()> {
         if self.max_event_size == 0 || self.max_event_size > eksaudit::decode::MAX_MAX_EVENT_SIZE {
             bail!(
                 "--max-event-size must be between 1 and {}",
                 eksaudit::decode::MAX_MAX_EVENT_SIZE
             );
         }
+        Ok(())
+    }
+
+    /// Opens every input in order. Without files, reads stdin.
+    pub fn open(&self) -> Result<InputDecoder<'static>> {
+        self.open_paths(&self.files)
+    }
+
+    /// Opens `paths` in order (`-` is stdin); none at all reads stdin.
+    pub fn open_paths(&self, paths: &[PathBuf]) -> Result<InputDecoder<'static>> {
+        self.check()?;
         let mut inputs = Vec::new();
-        if self.files.is_empty() {
+        if paths.is_empty() {
             inputs.push(stdin());
         }
-        for file in &self.files {
+        for file in paths {
             if file.as_os_str() == "-" {
                 inputs.push(stdin());
                 continue;

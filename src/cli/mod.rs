@@ -68,6 +68,11 @@ enum Command {
     /// rules (default: the bundled EKS rules) exactly as Falco would, and prints the alerts
     /// Falco would raise. With no FILE and stdin a terminal, replays the bundled sample
     /// events.
+    ///
+    /// A FILE may also be `s3://BUCKET/PREFIX[?region=…&role_arn=…]`: CloudWatch Logs
+    /// exports and Firehose deliveries under the prefix, read object by object in key
+    /// order (the source `eksaudit forward` runs, without checkpoints), to hunt over months
+    /// of audit history with the same rules. Inputs are read in the order given.
     Replay(replay::Args),
     /// Rule authoring: validate rules files, run rule test fixtures.
     #[command(subcommand)]

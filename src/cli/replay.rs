@@ -1,13 +1,19 @@
 //! `eksaudit replay`: audit logs through Falco rules, without Falco.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::{BufWriter, IsTerminal, Stdout, Write};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use eksaudit::bundled;
-use eksaudit::decode::{DecodeOptions, Input, InputDecoder};
-use eksaudit::rules::{Alert, Engine, Priority};
+use eksaudit::checkpoint::State;
+use eksaudit::decode::{DecodeOptions, DecodeStats, Input, InputDecoder};
+use eksaudit::event::AuditEvent;
+use eksaudit::rules::{Alert, Engine, Evaluator, Priority};
+use eksaudit::sources::SourceMessage;
+use eksaudit::sources::SourceSpec;
+use eksaudit::sources::live::{LiveOptions, LiveSources};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::inputs::InputArgs;
@@ -64,41 +70,111 @@ pub fn run(args: Args) -> Result<Outcome> {
     for warning in report.warnings() {
         tracing::warn!("{warning}");
     }
-    let samples = args.input.nothing_to_read();
-    let mut decoder = open_input(&args.input)?;
+    args.input.check()?;
+    let segments = segments(&args.input.files)?;
     let started = Instant::now();
-    let progress = if samples {
-        ProgressBar::hidden()
-    } else {
-        progress_bar(decoder.progress().1)
+    let mut replayer = Replayer {
+        evaluator: engine.evaluator(),
+        alerts: Vec::new(),
+        line: String::with_capacity(4096),
+        out: output::stdout(),
+        format: args.format,
+        tally: Tally::default(),
     };
-    let mut tally = Tally::default();
-    let mut out = output::stdout();
-    let mut evaluator = engine.evaluator();
-    let mut alerts: Vec<Alert> = Vec::new();
-    // One line buffer for every alert.
-    let mut line = String::with_capacity(4096);
-    while let Some(item) = decoder.next() {
-        let decoded = match item {
-            Ok(decoded) => decoded,
-            Err(problem) => {
-                if tally.problems.len() < QUOTED_PROBLEMS {
-                    tally.problems.push(problem.to_string());
-                }
-                continue;
-            }
+    let mut stats = DecodeStats::default();
+    if segments.is_empty() {
+        stats.add(&replay_files(&args.input, None, &mut replayer)?);
+    }
+    for segment in &segments {
+        let segment_stats = match segment {
+            Segment::Files(paths) => replay_files(&args.input, Some(paths), &mut replayer)?,
+            Segment::History(spec) => replay_history(spec, &args.input, &mut replayer)?,
         };
-        tally.events += 1;
-        alerts.clear();
-        evaluator.evaluate(&decoded.event.view(), tally.events, &mut alerts);
-        for alert in &alerts {
-            line.clear();
-            match args.format {
-                Format::Json => alert.write_json(&mut line),
-                Format::Text => line.push_str(&alert.to_text()),
+        stats.add(&segment_stats);
+    }
+    replayer.out.flush()?;
+    let (runtime_errors, first_runtime_error) = replayer.evaluator.runtime_errors();
+    if runtime_errors > 0 {
+        tracing::warn!(
+            count = runtime_errors,
+            "Some rule checks failed while evaluating: {}",
+            first_runtime_error.unwrap_or_default()
+        );
+    }
+    print_summary(
+        &replayer.tally,
+        &stats,
+        started.elapsed(),
+        engine.rules().len(),
+    );
+    Ok(if stats.total_errors() > 0 {
+        Outcome::Problems
+    } else {
+        Outcome::Clean
+    })
+}
+
+/// A stretch of the inputs, replayed in the order given.
+#[derive(Debug)]
+enum Segment {
+    /// Local files and directories (or `-`), read by one decoder.
+    Files(Vec<PathBuf>),
+    /// Audit history in S3 (`s3://bucket/prefix`), read object by object in key order.
+    History(SourceSpec),
+}
+
+/// Splits the FILE arguments into runs of local paths and `s3://` specs.
+fn segments(inputs: &[PathBuf]) -> Result<Vec<Segment>> {
+    let mut segments: Vec<Segment> = Vec::new();
+    for input in inputs {
+        let text = input.to_string_lossy();
+        if let Some((scheme, _)) = text.split_once("://")
+            && !scheme.contains('/')
+        {
+            let spec =
+                eksaudit::sources::parse_open_params(&text).map_err(|e| anyhow::anyhow!("{e}"))?;
+            if !matches!(spec, SourceSpec::S3(_)) {
+                bail!(
+                    "replay reads files and s3:// history, not {scheme}:// (a live source): \
+                     use `eksaudit forward --source '{text}' --rules … --sink alerts:stdout --until-caught-up`"
+                );
             }
-            line.push('\n');
-            out.write_all(line.as_bytes())?;
+            segments.push(Segment::History(spec));
+            continue;
+        }
+        match segments.last_mut() {
+            Some(Segment::Files(paths)) => paths.push(input.clone()),
+            _ => segments.push(Segment::Files(vec![input.clone()])),
+        }
+    }
+    Ok(segments)
+}
+
+/// Evaluates events and prints their alerts into one reused line buffer.
+struct Replayer<'e> {
+    evaluator: Evaluator<'e>,
+    alerts: Vec<Alert>,
+    line: String,
+    out: BufWriter<Stdout>,
+    format: Format,
+    tally: Tally,
+}
+
+impl Replayer<'_> {
+    fn event(&mut self, event: &AuditEvent) -> Result<()> {
+        let tally = &mut self.tally;
+        tally.events += 1;
+        self.alerts.clear();
+        self.evaluator
+            .evaluate(&event.view(), tally.events, &mut self.alerts);
+        for alert in &self.alerts {
+            self.line.clear();
+            match self.format {
+                Format::Json => alert.write_json(&mut self.line),
+                Format::Text => self.line.push_str(&alert.to_text()),
+            }
+            self.line.push('\n');
+            self.out.write_all(self.line.as_bytes())?;
             tally.alerts += 1;
             match tally.by_rule.get_mut(&*alert.rule) {
                 Some(n) => *n += 1,
@@ -108,33 +184,100 @@ pub fn run(args: Args) -> Result<Outcome> {
             }
             *tally.by_priority.entry(alert.priority).or_default() += 1;
         }
-        if tally.events % 1024 == 0 {
+        Ok(())
+    }
+
+    fn problem(&mut self, problem: String) {
+        if self.tally.problems.len() < QUOTED_PROBLEMS {
+            self.tally.problems.push(problem);
+        }
+    }
+}
+
+/// Replays local files (`None`: stdin, or the bundled samples); their decode counts.
+fn replay_files(
+    input: &InputArgs,
+    paths: Option<&[PathBuf]>,
+    replayer: &mut Replayer<'_>,
+) -> Result<DecodeStats> {
+    let samples = paths.is_none() && input.nothing_to_read();
+    let mut decoder = match paths {
+        Some(paths) => input.open_paths(paths)?,
+        None => open_stdin_or_samples(input)?,
+    };
+    let progress = if samples {
+        ProgressBar::hidden()
+    } else {
+        progress_bar(decoder.progress().1)
+    };
+    while let Some(item) = decoder.next() {
+        match item {
+            Ok(decoded) => replayer.event(&decoded.event)?,
+            Err(problem) => {
+                replayer.problem(problem.to_string());
+                continue;
+            }
+        }
+        let tally = &replayer.tally;
+        if tally.events.is_multiple_of(1024) {
             progress.set_position(decoder.progress().0);
             progress.set_message(format!("{} events, {} alerts", tally.events, tally.alerts));
         }
     }
-    out.flush()?;
     progress.finish_and_clear();
-    let (runtime_errors, first_runtime_error) = evaluator.runtime_errors();
-    if runtime_errors > 0 {
-        tracing::warn!(
-            count = runtime_errors,
-            "Some rule checks failed while evaluating: {}",
-            first_runtime_error.unwrap_or_default()
-        );
+    Ok(decoder.stats())
+}
+
+/// Replays S3 history through the same source `eksaudit forward` runs, without
+/// checkpoints (a replay always reads everything under the prefix); its decode counts.
+fn replay_history(
+    spec: &SourceSpec,
+    input: &InputArgs,
+    replayer: &mut Replayer<'_>,
+) -> Result<DecodeStats> {
+    let options = LiveOptions {
+        decode: DecodeOptions::with_max_event_size(input.max_event_size),
+        until_caught_up: true,
+        ..LiveOptions::default()
+    };
+    let mut live = LiveSources::start(std::slice::from_ref(spec), &State::default(), &options)?;
+    let progress = progress_bar(None);
+    let outcome = loop {
+        match live.recv(Duration::from_millis(250)) {
+            Some(SourceMessage::Batch(batch)) => {
+                let written: Result<()> = batch.events.iter().try_for_each(|e| replayer.event(e));
+                if let Err(error) = written {
+                    break Err(error);
+                }
+                live.commit(&batch);
+                let tally = &replayer.tally;
+                progress.set_message(format!(
+                    "{}: {} events, {} alerts",
+                    spec.key(),
+                    tally.events,
+                    tally.alerts
+                ));
+            }
+            Some(SourceMessage::Failed { error, .. }) => {
+                break Err(anyhow::anyhow!("{}: {error}", spec.key()));
+            }
+            Some(SourceMessage::Ended { .. }) | None if live.all_ended() => break Ok(()),
+            Some(SourceMessage::Ended { .. }) | None => {}
+        }
+    };
+    progress.finish_and_clear();
+    live.shutdown(Duration::from_secs(5));
+    outcome?;
+    let mut stats = DecodeStats::default();
+    for (_, metrics) in live.metrics() {
+        stats.add(&metrics.decode_stats());
     }
-    let stats = decoder.stats();
-    print_summary(&tally, &stats, started.elapsed(), engine.rules().len());
-    Ok(if stats.total_errors() > 0 {
-        Outcome::Problems
-    } else {
-        Outcome::Clean
-    })
+    Ok(stats)
 }
 
 /// The inputs, or the bundled sample events when no FILE is given and stdin is a terminal
 /// (or is empty: `eksaudit replay </dev/null` in a script shows the samples too).
-fn open_input(input: &InputArgs) -> Result<InputDecoder<'static>> {
+fn open_stdin_or_samples(input: &InputArgs) -> Result<InputDecoder<'static>> {
     let mut use_samples = input.nothing_to_read();
     let mut stdin = None;
     if input.files.is_empty() && !use_samples {

@@ -95,3 +95,86 @@ fn s3_history_in_key_order_with_checkpoints() {
     assert!(audit_ids(&out).values().all(|&n| n == 1));
     assert!(read_text(&ck.join("forward.json")).contains("firehose-2.gz"));
 }
+
+/// `eksaudit replay` hunts over the same history with rules: a local file and an
+/// `s3://` prefix in one command, read in the order given, the alerts on stdout.
+#[test]
+#[cfg_attr(
+    not(has_moto),
+    ignore = "needs moto server: pip install 'moto[server]==5.2.5' (or set EKSAUDIT_TEST_MOTO)"
+)]
+fn replay_reads_s3_history_with_rules() {
+    let rt = runtime();
+    let config = sdk_config();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = unique("hunt").to_lowercase();
+    rt.block_on(s3.create_bucket().bucket(&bucket).send())
+        .unwrap();
+    for (key, ids) in [
+        ("audit/2026/11/02/b.gz", vec!["s3-3".to_string()]),
+        ("audit/2026/11/01/a.gz", vec!["s3-1".into(), "s3-2".into()]),
+    ] {
+        rt.block_on(
+            s3.put_object()
+                .bucket(&bucket)
+                .key(key)
+                .body(audit_envelope("prod", &ids).into())
+                .send(),
+        )
+        .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: Pods listed\n  desc: any list of pods\n  condition: ka.verb=list and ka.target.resource=pods\n  output: listed (id=%ka.auditid)\n  priority: NOTICE\n  source: k8s_audit\n",
+    )
+    .unwrap();
+    let local = dir.path().join("local.jsonl");
+    std::fs::write(&local, format!("{}\n", audit_event("local-1"))).unwrap();
+    let source = format!("s3://{bucket}/audit/");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_eksaudit"))
+        .args(["replay", "--format", "json", "--rules"])
+        .arg(&rules)
+        .arg(&local)
+        .arg(&source)
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_ACCESS_KEY_ID", "AKIAEKSAUDITTESTKEY1")
+        .env("AWS_SECRET_ACCESS_KEY", "test-secret-never-logged")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let ids: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| {
+            let alert: serde_json::Value = serde_json::from_str(l).unwrap();
+            assert_eq!(alert["rule"], "Pods listed");
+            alert["output_fields"]["ka.auditid"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids, ["local-1", "s3-1", "s3-2", "s3-3"], "{stderr}");
+    assert!(stderr.contains("4 events, 4 alerts"), "{stderr}");
+    assert!(!stderr.contains("test-secret-never-logged"));
+
+    // A live source is not history: refused with the command that reads it.
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_eksaudit"))
+        .args(["replay", "kinesis://stream"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("eksaudit forward --source 'kinesis://stream'"),
+        "{stderr}"
+    );
+}
