@@ -221,13 +221,13 @@ fn kill_dash_nine_loses_nothing() {
         ck.to_str().unwrap(),
     ];
     let log = dir.path().join("log");
-    // A producer: 60 records of 25 events, over the whole test.
+    // A producer: 120 records of 25 events (3,000), over the whole test.
     let producer_stream = stream.clone();
     let producer = std::thread::spawn(move || {
         let rt = runtime();
         let kinesis = aws_sdk_kinesis::Client::new(&sdk_config());
         let mut ids = BTreeSet::new();
-        for record in 0..60 {
+        for record in 0..120 {
             let batch: Vec<String> = (0..25).map(|i| format!("k-{record}-{i}")).collect();
             ids.extend(batch.iter().cloned());
             rt.block_on(put(
@@ -236,7 +236,7 @@ fn kill_dash_nine_loses_nothing() {
                 &record.to_string(),
                 audit_envelope("c", &batch),
             ));
-            std::thread::sleep(Duration::from_millis(40));
+            std::thread::sleep(Duration::from_millis(30));
         }
         ids
     });

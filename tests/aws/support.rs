@@ -16,6 +16,14 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde_json::{Value, json};
 
+/// The binary under test: this build's, or `EKSAUDIT_TEST_BIN` (a release build, to
+/// measure memory as users run it).
+pub fn eksaudit_binary() -> PathBuf {
+    std::env::var_os("EKSAUDIT_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_eksaudit")))
+}
+
 /// The emulator's endpoint.
 pub fn endpoint() -> &'static str {
     static ENDPOINT: OnceLock<String> = OnceLock::new();
@@ -235,7 +243,7 @@ impl Forwarder {
         } else {
             &["--metrics-address", "off"]
         };
-        let child = Command::new(env!("CARGO_BIN_EXE_eksaudit"))
+        let child = Command::new(eksaudit_binary())
             .arg("forward")
             .args(args)
             .args(quiet)
