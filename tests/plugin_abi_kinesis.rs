@@ -122,3 +122,51 @@ fn kinesis_open_params_read_checkpoint_and_resume() {
         "resumed after the checkpoint"
     );
 }
+
+/// A panic inside the async source task (injected by the debug-build hook) reaches
+/// Falco as an error from `next_batch` that names it; no unwind crosses the C ABI, no
+/// abort, and the plugin goes on serving other captures.
+#[test]
+#[cfg_attr(
+    not(has_moto),
+    ignore = "needs moto server: pip install 'moto[server]==5.2.5' (or set EKSAUDIT_TEST_MOTO)"
+)]
+fn a_panic_in_the_source_task_reaches_falco_as_an_error() {
+    const TIMEOUT: i32 = -1;
+    let _serial = serial();
+    aws_env();
+    let rt = runtime();
+    let kinesis = aws_sdk_kinesis::Client::new(&sdk_config());
+    let stream = unique("panic");
+    rt.block_on(create_stream(&kinesis, &stream, 1));
+    let dir = tempfile::tempdir().unwrap();
+    let config = serde_json::json!({"checkpoint_dir": dir.path()}).to_string();
+    let raw = super::Raw::init(&config).unwrap();
+    let params = format!("eksaudit-test-panic://source_task@kinesis://{stream}?start=trim_horizon");
+    let instance = raw.open(&params).unwrap();
+    let start = Instant::now();
+    let rc = loop {
+        let (rc, events) = raw.next_batch(instance);
+        assert_eq!(events, 0);
+        if rc != TIMEOUT {
+            break rc;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no error in 30 s"
+        );
+    };
+    assert_ne!(rc, super::SUCCESS);
+    assert_ne!(rc, super::EOF);
+    let error = raw.last_error();
+    assert!(
+        error.contains("the source task panicked (injected panic in a source task)"),
+        "{error}"
+    );
+    raw.close(instance);
+    // The plugin keeps working.
+    let trace = super::own("tests/data/events/privileged-pod.json");
+    let instance = raw.open(&format!("file://{}", trace.display())).unwrap();
+    assert_eq!(raw.next_batch(instance).0, super::SUCCESS);
+    raw.close(instance);
+}

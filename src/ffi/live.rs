@@ -52,8 +52,13 @@ impl std::fmt::Debug for LiveInstance {
 }
 
 impl LiveInstance {
-    /// Starts the source of `spec`, resuming from its checkpoint.
-    pub fn open(spec: SourceSpec, config: &PluginConfig) -> Result<Self, Error> {
+    /// Starts the source of `spec`, resuming from its checkpoint (`inject_task_panic`:
+    /// the debug-build test hook of [`LiveOptions`]).
+    pub fn open(
+        spec: SourceSpec,
+        config: &PluginConfig,
+        inject_task_panic: bool,
+    ) -> Result<Self, Error> {
         let dir = config
             .checkpoint_dir
             .as_deref()
@@ -67,6 +72,7 @@ impl LiveInstance {
             region: config.effective_region(),
             // buffer_size counts events; batches carry many, so keep a few batches.
             channel_batches: (config.buffer_size as usize / 64).clamp(2, 64),
+            inject_task_panic,
             ..LiveOptions::default()
         };
         let live = LiveSources::start(std::slice::from_ref(&spec), &state, &options)?;

@@ -107,6 +107,8 @@ enum PanicPoint {
     Open,
     NextBatch,
     Extract,
+    /// The live source's async task (Kinesis, S3).
+    SourceTask,
 }
 
 fn panic_point(params: &str) -> Option<(PanicPoint, Option<&str>)> {
@@ -122,6 +124,7 @@ fn panic_point(params: &str) -> Option<(PanicPoint, Option<&str>)> {
         "open" => PanicPoint::Open,
         "next_batch" => PanicPoint::NextBatch,
         "extract" => PanicPoint::Extract,
+        "source_task" => PanicPoint::SourceTask,
         _ => return None,
     };
     Some((point, inner))
@@ -390,7 +393,10 @@ fn open_source(
             Ok(Instance::Replay(Box::new(Replay { decoder, panic_at })))
         }
         spec @ (SourceSpec::Kinesis(_) | SourceSpec::S3(_)) => {
-            Ok(Instance::Live(Box::new(LiveInstance::open(spec, config)?)))
+            let inject = panic_at == Some(PanicPoint::SourceTask);
+            Ok(Instance::Live(Box::new(LiveInstance::open(
+                spec, config, inject,
+            )?)))
         }
         SourceSpec::CloudWatch(mut spec) => {
             // k8saudit-eks's init_config, in seconds as its users expect, for what the
@@ -400,7 +406,9 @@ fn open_source(
             spec.start
                 .get_or_insert(crate::sources::CloudWatchStart::Ago(config.shift));
             let spec = SourceSpec::CloudWatch(spec);
-            Ok(Instance::Live(Box::new(LiveInstance::open(spec, config)?)))
+            Ok(Instance::Live(Box::new(LiveInstance::open(
+                spec, config, false,
+            )?)))
         }
     }
 }

@@ -39,8 +39,18 @@ pub enum Delivery {
 pub struct Poster {
     agent: Agent,
     url: String,
-    bearer: Option<String>,
+    bearer: Option<Secret>,
     stop: Arc<AtomicBool>,
+}
+
+/// A credential held in memory: its `Debug` form is a placeholder, so no log line or
+/// panic message can carry it.
+struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 impl Poster {
@@ -79,7 +89,8 @@ impl Poster {
                     .with_context(|| format!("cannot read {}", path.display()))?
                     .trim()
                     .to_string(),
-            ),
+            )
+            .map(Secret),
             None => None,
         };
         Ok(Self {
@@ -99,7 +110,7 @@ impl Poster {
                 .agent
                 .post(&self.url)
                 .header("Content-Type", "application/json");
-            if let Some(token) = &self.bearer {
+            if let Some(Secret(token)) = &self.bearer {
                 request = request.header("Authorization", format!("Bearer {token}"));
             }
             let why = match request.send(body) {
@@ -250,5 +261,29 @@ impl WebhookSink {
         self.items = 0;
         self.body.clear();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_token_never_shows_in_debug_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "s3cr3t-token-value\n").unwrap();
+        let poster = Poster::new(
+            "https://127.0.0.1:1/k8s-audit",
+            None,
+            None,
+            Some(&token),
+            Duration::from_secs(1),
+            Arc::default(),
+        )
+        .unwrap();
+        let shown = format!("{poster:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
     }
 }

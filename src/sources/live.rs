@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
 use crate::checkpoint::State;
 use crate::decode::{DecodeOptions, read_path};
@@ -39,6 +40,10 @@ pub struct LiveOptions {
     /// CloudWatch Logs sources end (`SourceMessage::Ended`) once they read up to now,
     /// instead of following (`eksaudit forward --until-caught-up`).
     pub until_caught_up: bool,
+    /// Test hook (debug builds only, ignored in release builds): every source task
+    /// panics as it starts, to prove a panic becomes a source error for the host.
+    #[doc(hidden)]
+    pub inject_task_panic: bool,
 }
 
 impl Default for LiveOptions {
@@ -51,6 +56,7 @@ impl Default for LiveOptions {
             worker_id: default_worker_id(),
             budget_bytes: crate::sources::budget::DEFAULT_BUDGET_BYTES,
             until_caught_up: false,
+            inject_task_panic: false,
         }
     }
 }
@@ -133,7 +139,8 @@ impl LiveSources {
                         metrics: metrics.clone(),
                         budget: budget.clone(),
                     };
-                    tasks.push(runtime.spawn(crate::sources::s3::run(context)));
+                    let task = crate::sources::s3::run(context);
+                    tasks.push(supervise(&runtime, index, &tx, task, options));
                     None
                 }
                 SourceSpec::Kinesis(kinesis_spec) => {
@@ -171,22 +178,29 @@ impl LiveSources {
                         .map(|()| sdk)
                     });
                     let sdk = sdk.map_err(anyhow::Error::msg)?;
-                    tasks.push(runtime.spawn(async move {
-                        kinesis::run(kinesis::Context {
-                            source: index,
-                            spec: *kinesis_spec,
-                            sdk,
-                            decode: options.decode.clone(),
-                            checkpoints,
-                            out,
-                            commits: commit_rx,
-                            shutdown,
-                            metrics,
-                            worker_id: options.worker_id.clone(),
-                            budget,
-                        })
-                        .await;
-                    }));
+                    let inject = options.clone();
+                    tasks.push(supervise(
+                        &runtime,
+                        index,
+                        &tx,
+                        async move {
+                            kinesis::run(kinesis::Context {
+                                source: index,
+                                spec: *kinesis_spec,
+                                sdk,
+                                decode: options.decode.clone(),
+                                checkpoints,
+                                out,
+                                commits: commit_rx,
+                                shutdown,
+                                metrics,
+                                worker_id: options.worker_id.clone(),
+                                budget,
+                            })
+                            .await;
+                        },
+                        &inject,
+                    ));
                     Some(commit_tx)
                 }
                 SourceSpec::CloudWatch(cloudwatch_spec) => {
@@ -201,7 +215,7 @@ impl LiveSources {
                         metrics.clone(),
                     )
                     .map_err(anyhow::Error::msg)?;
-                    tasks.push(task);
+                    tasks.push(watch_for_panic(&runtime, index, &tx, task));
                     Some(commit_tx)
                 }
             };
@@ -341,4 +355,53 @@ fn replay_file(
     {
         tracing::debug!("host gone before the file source ended");
     }
+}
+
+/// Spawns a source's task so that a panic in it cannot end the source in silence: the
+/// host gets a [`SourceMessage::Failed`] naming the panic (Falco's `next_batch` returns
+/// it as an error; the forwarder logs it and exits non-zero), never a stalled stream.
+fn supervise(
+    runtime: &Runtime,
+    source: usize,
+    out: &mpsc::Sender<SourceMessage>,
+    task: impl Future<Output = ()> + Send + 'static,
+    options: &LiveOptions,
+) -> JoinHandle<()> {
+    let inject = cfg!(debug_assertions) && options.inject_task_panic;
+    let task = runtime.spawn(async move {
+        if inject {
+            panic!("injected panic in a source task");
+        }
+        task.await;
+    });
+    watch_for_panic(runtime, source, out, task)
+}
+
+/// Waits for `task`; if it panicked, tells the host the source failed, and why.
+fn watch_for_panic(
+    runtime: &Runtime,
+    source: usize,
+    out: &mpsc::Sender<SourceMessage>,
+    task: JoinHandle<()>,
+) -> JoinHandle<()> {
+    let out = out.clone();
+    runtime.spawn(async move {
+        let Err(error) = task.await else { return };
+        if !error.is_panic() {
+            return;
+        }
+        let payload = error.into_panic();
+        let text = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic payload".to_string());
+        tracing::error!(source, "A source task panicked: {text}");
+        let _ = out
+            .send(SourceMessage::Failed {
+                source,
+                error: format!("internal error: the source task panicked ({text})"),
+            })
+            .await;
+    })
 }
