@@ -515,7 +515,7 @@ fn dockerfile_builds_with_cis_command_and_pins_falco() {
 /// left as `*`.
 #[test]
 fn iam_policies_are_least_privilege_documents() {
-    let expected: [(&str, &[&str]); 5] = [
+    let expected: [(&str, &[&str]); 7] = [
         (
             "kinesis-reader.json",
             &[
@@ -533,10 +533,8 @@ fn iam_policies_are_least_privilege_documents() {
             &[
                 "dynamodb:CreateTable",
                 "dynamodb:DescribeTable",
-                "dynamodb:GetItem",
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
-                "dynamodb:DeleteItem",
                 "dynamodb:Scan",
             ],
         ),
@@ -549,6 +547,8 @@ fn iam_policies_are_least_privilege_documents() {
             ],
         ),
         ("assume-role.json", &["sts:AssumeRole"]),
+        ("s3-history-reader.json", &["s3:ListBucket", "s3:GetObject"]),
+        ("sns-alerts.json", &["sns:Publish"]),
         (
             // `eksaudit aws setup` and `aws check`, run by the operator onboarding a cluster.
             "onboarding-operator.json",
@@ -659,4 +659,167 @@ fn iam_policies_are_least_privilege_documents() {
         cloudwatch["Statement"][0]["Resource"],
         "arn:aws:logs:*:111122223333:log-group:/aws/eks/*"
     );
+}
+
+/// Each mode's policy against the code of that mode: every AWS operation its source files
+/// call (`client.op_name()`, matched against the operations the SDK crates define) is
+/// granted by the policy, and the policy grants nothing the code does not call, so the
+/// documented least privilege cannot drift from what the code needs.
+#[test]
+fn iam_policies_match_the_api_calls_the_code_makes() {
+    // (policy, the code of the mode, the SDK crates it calls through, actions granted
+    // for calls made outside that code: the SDK's own credential provider assumes the
+    // role; `aws setup` and `aws check` read the stream with the reader's calls.)
+    let modes: [(&str, &[&str], &[&str]); 6] = [
+        (
+            "kinesis-reader.json",
+            &[
+                "src/sources/kinesis/mod.rs",
+                "src/sources/kinesis/shard.rs",
+                "src/sources/kinesis/efo.rs",
+            ],
+            &["kinesis"],
+        ),
+        (
+            "kinesis-leases.json",
+            &["src/sources/kinesis/lease.rs"],
+            &["dynamodb"],
+        ),
+        (
+            "cloudwatch-reader.json",
+            &["src/sources/cloudwatch"],
+            &["cloudwatchlogs"],
+        ),
+        ("s3-history-reader.json", &["src/sources/s3.rs"], &["s3"]),
+        ("sns-alerts.json", &["src/forward/alerts.rs"], &["sns"]),
+        (
+            "onboarding-operator.json",
+            &["src/aws/setup.rs", "src/aws/check.rs", "src/aws/onboard.rs"],
+            &["eks", "cloudwatchlogs", "kinesis", "iam"],
+        ),
+    ];
+    let operations = sdk_operations();
+    let call = regex::Regex::new(r"\.([a-z][a-z0-9_]*)\(\)").unwrap();
+    for (policy, code, crates) in modes {
+        let mut called = BTreeSet::new();
+        for file in code.iter().flat_map(|c| rust_files(&repo(c))) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            // Test modules call the SDK to set up fixtures, not as the mode does.
+            let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for name in call.captures_iter(text).map(|c| c[1].to_string()) {
+                for sdk in crates {
+                    if operations[*sdk].contains(&name) {
+                        called.insert(iam_action(sdk, &name));
+                    }
+                }
+            }
+        }
+        let granted = granted_actions(&format!("deploy/iam/{policy}"));
+        // PassRole is checked by IAM when CloudWatch Logs is handed the delivery role;
+        // it has no API call of its own.
+        let implicit: BTreeSet<String> = ["iam:PassRole".to_string()].into();
+        let missing: Vec<_> = called.difference(&granted).collect();
+        assert!(
+            missing.is_empty(),
+            "{policy} lacks {missing:?} (called by {code:?})"
+        );
+        let unused: Vec<_> = granted
+            .difference(&called)
+            .filter(|a| !implicit.contains(*a))
+            .collect();
+        assert!(
+            unused.is_empty(),
+            "{policy} grants {unused:?}, which {code:?} never calls"
+        );
+    }
+}
+
+/// The snake_case operation names of each SDK crate this project depends on, from its
+/// `src/operation/` modules (located with `cargo metadata`).
+fn sdk_operations() -> BTreeMap<String, BTreeSet<String>> {
+    let output = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--offline", "--locked"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut operations = BTreeMap::new();
+    for package in metadata["packages"].as_array().unwrap() {
+        let Some(sdk) = package["name"]
+            .as_str()
+            .and_then(|n| n.strip_prefix("aws-sdk-"))
+        else {
+            continue;
+        };
+        let manifest = PathBuf::from(package["manifest_path"].as_str().unwrap());
+        let dir = manifest.parent().unwrap().join("src/operation");
+        let names = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_dir())
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        operations.insert(sdk.to_string(), names);
+    }
+    operations
+}
+
+/// `kinesis` + `get_records` → `kinesis:GetRecords`; S3's listing is `s3:ListBucket`.
+fn iam_action(sdk: &str, operation: &str) -> String {
+    let prefix = match sdk {
+        "cloudwatchlogs" => "logs",
+        other => other,
+    };
+    if sdk == "s3" && operation.starts_with("list_objects") {
+        return "s3:ListBucket".to_string();
+    }
+    let pascal: String = operation
+        .split('_')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    format!("{prefix}:{pascal}")
+}
+
+/// Every action a policy file allows.
+fn granted_actions(path: &str) -> BTreeSet<String> {
+    let policy: Value = serde_json::from_str(&read(path)).unwrap();
+    let mut granted = BTreeSet::new();
+    for statement in policy["Statement"].as_array().unwrap() {
+        match &statement["Action"] {
+            Value::String(a) => {
+                granted.insert(a.clone());
+            }
+            Value::Array(list) => {
+                granted.extend(list.iter().map(|a| a.as_str().unwrap().to_string()));
+            }
+            other => panic!("{path}: {other}"),
+        }
+    }
+    granted
+}
+
+/// `path` if it is a file, else the `.rs` files under it.
+fn rust_files(path: &Path) -> Vec<PathBuf> {
+    if path.is_file() {
+        return vec![path.to_path_buf()];
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .map(|e| e.unwrap().path())
+        .flat_map(|p| rust_files(&p))
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    files.sort();
+    files
 }
