@@ -5,6 +5,8 @@ mod bundled_rules;
 mod cli;
 mod deploy;
 mod fixture_paths;
+mod hostile;
+mod hostile_corpus;
 mod oracle;
 mod support;
 mod upstream_fields;

@@ -338,13 +338,16 @@ fn print_summary(
     let secs = elapsed.as_secs_f64().max(1e-9);
     let mut s = String::new();
     s.push_str(&format!(
-        "eksaudit replay: {} events, {} alerts from {} rules, {} input problems ({:.2}s, {:.0} events/s)\n",
+        "eksaudit replay: {} events, {} alerts from {} rules, {} input problems ({:.2}s, {:.0} events/s{})\n",
         tally.events,
         tally.alerts,
         rules,
         stats.total_errors(),
         secs,
-        tally.events as f64 / secs
+        tally.events as f64 / secs,
+        peak_memory()
+            .map(|kib| format!(", peak memory {} MiB", kib.div_ceil(1024)))
+            .unwrap_or_default()
     ));
     if !tally.by_rule.is_empty() {
         s.push_str("alerts by rule:\n");
@@ -383,4 +386,17 @@ fn print_summary(
         ));
     }
     eprint!("{s}");
+}
+
+/// This process's peak resident memory in KiB (Linux's `VmHWM`: this program's own,
+/// not inherited from whatever started it, unlike `getrusage`'s `ru_maxrss`).
+fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }

@@ -167,6 +167,17 @@ fn single(
     let Some(time_ns) = event_time(decoder, &view, &location) else {
         return;
     };
+    // Annotations only add bytes: an event already over the limit is refused before it
+    // is copied (a 50 MiB event must not cost another 50 MiB to be told so).
+    let limit = decoder.options().max_event_size;
+    if value.raw().len() > limit {
+        let detail = format!(
+            "event larger than max_event_size: size={} (max_event_size={limit})",
+            value.raw().len()
+        );
+        let audit_id = view_audit_id(&view);
+        return decoder.error(DecodeErrorKind::EventTooLarge, location, audit_id, detail);
+    }
     // Every event of an envelope has the same source: its members are escaped once.
     if decoder.escaped_meta.0 != *meta {
         decoder.escaped_meta = (meta.clone(), meta.escaped());

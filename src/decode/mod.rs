@@ -34,6 +34,7 @@ use crate::event::AuditEvent;
 mod audit;
 mod cloudwatch;
 mod inflate;
+mod problem_log;
 pub mod stream;
 pub mod time;
 
@@ -303,6 +304,15 @@ pub struct Decoder {
     envelope: cloudwatch::FastEnvelope,
     /// The last source metadata seen and its annotation members, escaped.
     escaped_meta: (crate::event::SourceMeta, crate::event::EscapedMeta),
+    /// Problems logged so far (the first few per kind, then summaries).
+    problem_log: problem_log::ProblemLog,
+}
+
+impl Drop for Decoder {
+    fn drop(&mut self) {
+        // The last summary: problems counted since the last one are not left unsaid.
+        self.problem_log.flush();
+    }
 }
 
 impl Decoder {
@@ -319,6 +329,7 @@ impl Decoder {
             inflater: None,
             envelope: cloudwatch::FastEnvelope::default(),
             escaped_meta: Default::default(),
+            problem_log: problem_log::ProblemLog::default(),
         }
     }
 
@@ -582,7 +593,7 @@ impl Decoder {
             audit_id,
             detail,
         };
-        tracing::warn!(error_type = kind.label(), "Dropped input: {error}");
+        self.problem_log.report(&error);
         self.queue.push_back(Err(error));
     }
 }

@@ -57,6 +57,8 @@ pub struct DocumentReader<R> {
     /// A read error met after some data of the same fill: the data is framed first, the
     /// error is reported when the reader reaches it.
     pending_error: Option<io::Error>,
+    /// Nothing was framed yet: a byte order mark may still be skipped.
+    at_start: bool,
 }
 
 /// Read size; larger documents grow the buffer by doubling.
@@ -82,6 +84,7 @@ impl DocumentReader<io::Empty> {
             line: 1,
             max_document,
             pending_error: error,
+            at_start: true,
         }
     }
 }
@@ -98,6 +101,7 @@ impl<R: Read> DocumentReader<R> {
             max_document,
             bytes_read: 0,
             pending_error: None,
+            at_start: true,
         }
     }
 
@@ -115,6 +119,7 @@ impl<R: Read> DocumentReader<R> {
             max_document: self.max_document,
             bytes_read: self.bytes_read,
             pending_error: self.pending_error,
+            at_start: self.at_start,
         }
     }
 
@@ -153,7 +158,9 @@ impl<R: Read> DocumentReader<R> {
         }
         let want = want.max(CHUNK);
         let before = self.buf.len();
-        self.buf.reserve(want);
+        // Exactly: callers already grow geometrically, and amortised doubling on top
+        // would let a document near the limit hold twice the limit in memory.
+        self.buf.reserve_exact(want);
         let result = (&mut self.reader)
             .take(want as u64)
             .read_to_end(&mut self.buf);
@@ -174,6 +181,9 @@ impl<R: Read> DocumentReader<R> {
 
     /// Advances `start` to the next non-whitespace byte, counting lines. False at the end.
     fn skip_whitespace(&mut self) -> io::Result<bool> {
+        if self.at_start {
+            self.skip_byte_order_mark()?;
+        }
         loop {
             while self.start < self.buf.len() {
                 match self.buf[self.start] {
@@ -189,6 +199,21 @@ impl<R: Read> DocumentReader<R> {
             self.compact_buffer();
             self.fill(CHUNK)?;
         }
+    }
+
+    /// Skips a UTF-8 byte order mark at the very start of the input (editors and
+    /// Windows tools write one before JSON lines; it is not JSON, and would cost the
+    /// first event).
+    fn skip_byte_order_mark(&mut self) -> io::Result<()> {
+        const BOM: &[u8] = b"\xEF\xBB\xBF";
+        while self.buf.len() - self.start < BOM.len() && !self.eof {
+            self.fill(CHUNK)?;
+        }
+        if self.buf[self.start..].starts_with(BOM) {
+            self.start += BOM.len();
+        }
+        self.at_start = false;
+        Ok(())
     }
 
     /// Offset of the end of the line that contains `from` (its `\n`, or the end of the
@@ -267,7 +292,7 @@ impl<R: Read> DocumentReader<R> {
         if self.eof || size > self.max_document {
             return Ok(false);
         }
-        self.fill(size)?;
+        self.fill(size.min(self.max_document + 1 - size))?;
         Ok(true)
     }
 
@@ -310,7 +335,9 @@ impl<R: Read> DocumentReader<R> {
                     if size > self.max_document {
                         return self.too_large(size).map(Some);
                     }
-                    self.fill(size)?;
+                    // Double what is buffered, but never read further past the limit
+                    // than it takes to see the document is too large.
+                    self.fill(size.min(self.max_document + 1 - size))?;
                 }
                 Err(error) => return self.invalid(error).map(Some),
             }

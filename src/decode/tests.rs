@@ -635,3 +635,19 @@ fn envelope_fast_path_matches_the_exact_path_on_escapes() {
         );
     }
 }
+
+#[test]
+fn a_byte_order_mark_at_the_start_is_skipped_and_crlf_is_whitespace() {
+    let text = format!("\u{feff}{}\r\n{}\r\n", line("a"), line("b"));
+    let run = decode(text.as_bytes());
+    assert!(run.errors.is_empty(), "{:?}", run.errors);
+    assert_eq!(run.events.len(), 2);
+    // Only at the start: a BOM between documents is not JSON.
+    let text = format!("{}\n\u{feff}{}\n", line("a"), line("b"));
+    let run = decode(text.as_bytes());
+    assert_eq!(run.events.len(), 1);
+    assert_eq!(kinds(&run), [DecodeErrorKind::InvalidJson]);
+    // In a gzip member too.
+    let run = decode(&gzip(format!("\u{feff}{}\n", line("c")).as_bytes()));
+    assert_eq!(run.events.len(), 1);
+}
