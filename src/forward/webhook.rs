@@ -84,13 +84,12 @@ impl Poster {
             .build()
             .into();
         let bearer = match bearer_token_file {
-            Some(path) => Some(
+            Some(path) => Some(Secret(
                 std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read {}", path.display()))?
                     .trim()
                     .to_string(),
-            )
-            .map(Secret),
+            )),
             None => None,
         };
         Ok(Self {
