@@ -44,7 +44,6 @@ fn hostile_inputs_through_replay_are_counted_named_and_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let cases = hostile_corpus::write(dir.path());
     let mut report = Vec::new();
-    let mut mismatches: Vec<String> = Vec::new();
     let mut peak = 0;
     for case in &cases {
         let output = Command::new(env!("CARGO_BIN_EXE_eksaudit"))
@@ -85,7 +84,6 @@ fn hostile_inputs_through_replay_are_counted_named_and_bounded() {
             "{name}: {events} events, {kinds:?}, {lines} log lines, peak memory {rss} MiB"
         ));
     }
-    assert!(mismatches.is_empty(), "{}", mismatches.join("\n\n"));
     eprintln!(
         "hostile corpus through replay: peak memory {peak} MiB\n  {}",
         report.join("\n  ")
