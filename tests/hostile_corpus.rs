@@ -28,6 +28,9 @@ pub struct Case {
     pub errors: &'static [(&'static str, u64)],
     /// Whether it fits in one Kinesis record (1 MiB).
     pub fits_a_record: bool,
+    /// The problems when it comes as one Kinesis record, where they differ: a record is
+    /// inflated whole, and cut at `max_inflated_record`.
+    pub record_errors: Option<&'static [(&'static str, u64)]>,
 }
 
 /// A well-formed EKS audit event.
@@ -89,6 +92,7 @@ fn gzip_bomb(inflated: usize) -> Vec<u8> {
 
 /// Writes the corpus into `dir`; the cases, in a stable order.
 pub fn write(dir: &Path) -> Vec<Case> {
+    std::fs::create_dir_all(dir).unwrap();
     let good = event("good").to_string();
     let mut cases = Vec::new();
     let mut add = |name: &'static str,
@@ -103,6 +107,7 @@ pub fn write(dir: &Path) -> Vec<Case> {
             events,
             errors,
             fits_a_record: bytes.len() < 1 << 20,
+            record_errors: None,
         });
     };
 
@@ -256,5 +261,10 @@ pub fn write(dir: &Path) -> Vec<Case> {
         0,
         &[("invalid_json", 10_000)],
     );
+    // The bomb as one record: inflated up to the record limit, then refused as corrupt
+    // gzip, and the unterminated string it holds as invalid JSON.
+    for case in cases.iter_mut().filter(|c| c.name == "bomb.gz") {
+        case.record_errors = Some(&[("gzip", 1), ("invalid_json", 1)]);
+    }
     cases
 }

@@ -29,6 +29,8 @@ mod aws_support;
 mod cloudwatch;
 #[path = "fixture_paths.rs"]
 mod fixture_paths;
+#[path = "hostile_corpus.rs"]
+mod hostile_corpus;
 #[path = "plugin_abi_kinesis.rs"]
 mod kinesis;
 use fixture_paths::{fixtures, trace_files};
@@ -783,4 +785,38 @@ fn panics_are_caught_at_every_entry_point() {
         runner.extract_field(&event, "ka.user.name"),
         Some(Err(_))
     ));
+}
+
+/// The hostile-input corpus through the `.so`, as Falco drives it: no panic and no
+/// abort, each input's events delivered and its problems counted in the plugin's
+/// metrics by kind, and the plugin still serves the next capture.
+#[test]
+fn hostile_inputs_through_the_plugin_are_counted_by_kind() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    for case in hostile_corpus::write(dir.path()) {
+        let name = case.name;
+        let mut runner = capture("{}", &format!("file://{}", case.path.display()));
+        let mut events = 0u64;
+        loop {
+            match runner.next_event() {
+                Ok(_) => events += 1,
+                Err(e) if status(&e) == Some(ScapStatus::Eof) => break,
+                // A batch of nothing but errors: Falco calls again.
+                Err(e) if status(&e) == Some(ScapStatus::Timeout) => {}
+                Err(e) => panic!("{name}: next_event: {e:#}"),
+            }
+        }
+        assert_eq!(events, case.events, "{name}");
+        assert_eq!(metric(&mut runner, "events"), case.events, "{name}");
+        let total: u64 = case.errors.iter().map(|(_, n)| n).sum();
+        assert_eq!(metric(&mut runner, "errors"), total, "{name}");
+        for (kind, n) in case.errors {
+            assert_eq!(
+                metric(&mut runner, &format!("errors_{kind}")),
+                *n,
+                "{name}: {kind}"
+            );
+        }
+    }
 }

@@ -82,6 +82,21 @@ impl DecodeOptions {
     }
 }
 
+/// Log events a CloudWatch Logs subscription envelope holds at most (PutLogEvents'
+/// batch limit).
+pub const MAX_LOG_EVENTS_PER_ENVELOPE: usize = 10_000;
+
+impl DecodeOptions {
+    /// The most a Kinesis record may inflate to: as many events of the largest size as
+    /// an envelope holds, and never more than one document. Past it the record is a gzip
+    /// bomb, refused as corrupt before it costs more memory.
+    pub fn max_inflated_record(&self) -> usize {
+        self.max_event_size
+            .saturating_mul(MAX_LOG_EVENTS_PER_ENVELOPE)
+            .min(self.max_document_size)
+    }
+}
+
 /// Where an event or an error came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
@@ -458,7 +473,7 @@ impl Decoder {
     /// consumer does for every record it reads.
     pub fn push_record(&mut self, data: &[u8], location: &Location) {
         self.record_origin = None;
-        self.push_record_bytes(data, location);
+        self.push_record_bytes(data, location, MAX_MEMORY_INFLATE);
     }
 
     /// [`Decoder::push_record`] for a Kinesis record: its events carry the shard and
@@ -471,14 +486,14 @@ impl Decoder {
         sequence: &str,
     ) {
         self.record_origin = Some((shard.to_string(), sequence.to_string()));
-        self.push_record_bytes(data, location);
+        self.push_record_bytes(data, location, self.options.max_inflated_record());
         self.record_origin = None;
     }
 
-    fn push_record_bytes(&mut self, data: &[u8], location: &Location) {
+    fn push_record_bytes(&mut self, data: &[u8], location: &Location, max_inflated: usize) {
+        self.problem_log.tick();
         let buffer = std::mem::take(&mut self.inflate);
-        let (data, error, gzip) =
-            memory_bytes(data, MAX_MEMORY_INFLATE, buffer, &mut self.inflater);
+        let (data, error, gzip) = memory_bytes(data, max_inflated, buffer, &mut self.inflater);
         let mut reader = DocumentReader::from_bytes(data, error, self.options.max_document_size);
         while self.step(&mut reader, location, gzip) {}
         self.inflate = reader.into_buffer();
@@ -739,17 +754,16 @@ fn memory_bytes(
         .last_chunk::<4>()
         .map_or(0, |t| u32::from_le_bytes(*t) as usize)
         .min(limit);
-    out.reserve(hint.max(bytes.len() * 4));
-    let decoder = flate2::read::MultiGzDecoder::new(bytes);
-    let result = decoder.take(limit as u64 + 1).read_to_end(&mut out);
+    // Exactly, and never past the limit: a bomb must not grow the buffer beyond the
+    // limit it is about to be cut at (one byte more would double it).
+    out.reserve_exact(hint.max(bytes.len() * 4).min(limit));
+    let mut decoder = flate2::read::MultiGzDecoder::new(bytes);
+    let result = (&mut decoder).take(limit as u64).read_to_end(&mut out);
     let error = match result {
         Err(e) => Some(e),
-        Ok(_) if out.len() > limit => {
-            out.truncate(limit);
-            Some(io::Error::other(format!(
-                "decompressed data larger than {limit} bytes"
-            )))
-        }
+        Ok(_) if out.len() >= limit && decoder.read(&mut [0u8; 1]).is_ok_and(|n| n > 0) => Some(
+            io::Error::other(format!("decompressed data larger than {limit} bytes")),
+        ),
         Ok(_) => None,
     };
     (out, error, true)

@@ -48,6 +48,14 @@ impl ProblemLog {
         }
     }
 
+    /// Summarises the interval if it is over (called per record, so a flood that
+    /// stopped is still summarised while the stream goes on).
+    pub(super) fn tick(&mut self) {
+        if self.started.elapsed() >= INTERVAL {
+            self.flush();
+        }
+    }
+
     /// Logs one summary line per kind with problems not logged one by one, and starts a
     /// new interval.
     pub(super) fn flush(&mut self) {

@@ -152,7 +152,7 @@ pub fn render(telemetry: &Telemetry) -> String {
     counter_family(
         &mut registry,
         "source_decode_errors",
-        "Input problems by kind (each logged)",
+        "Input problems by kind (the first ones of each kind logged one by one, the rest in summaries)",
         &errors,
     );
     gauge_family(

@@ -13,6 +13,9 @@
 
 mod cloudwatch;
 mod forward;
+mod hostile;
+#[path = "../hostile_corpus.rs"]
+mod hostile_corpus;
 mod kinesis;
 mod leases;
 mod load;

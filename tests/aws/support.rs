@@ -312,11 +312,11 @@ impl Drop for Forwarder {
 
 /// A file's text, empty when missing.
 pub fn read_text(path: &Path) -> String {
-    let mut text = String::new();
-    if let Ok(mut file) = std::fs::File::open(path) {
-        let _ = file.read_to_string(&mut text);
-    }
-    text
+    // Lossy: audit content passes through byte for byte, invalid UTF-8 included (see
+    // SECURITY.md), and one such event must not hide the others from a test.
+    std::fs::read(path)
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default()
 }
 
 /// auditID → how many times it appears in a JSON lines file. Panics on a line that is
