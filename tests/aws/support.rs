@@ -3,7 +3,7 @@
 //! CloudWatch envelopes as EKS writes them, and `eksaudit forward` as a real process.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
