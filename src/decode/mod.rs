@@ -284,6 +284,11 @@ impl DecodeStats {
         }
     }
 
+    /// Counts one problem found outside a decoder (an S3 object refused for its size).
+    pub fn record_error(&mut self, kind: DecodeErrorKind) {
+        self.errors[kind as usize] += 1;
+    }
+
     /// All errors.
     pub fn total_errors(&self) -> u64 {
         self.errors.iter().sum()

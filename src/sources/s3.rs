@@ -15,7 +15,8 @@ use aws_sdk_s3::Client;
 use tokio::sync::{mpsc, watch};
 
 use crate::aws::{Failure, backoff, classify, error_text};
-use crate::decode::{DecodeOptions, Decoder, Location};
+use crate::decode::{DecodeErrorKind, DecodeOptions, DecodeStats, Input, InputDecoder};
+use crate::event::AuditEvent;
 use crate::sources::budget::Budget;
 use crate::sources::kinesis::Metrics;
 use crate::sources::spec::S3Spec;
@@ -86,7 +87,6 @@ async fn read_all(ctx: &mut Context) -> Result<bool, String> {
     if decode.region.is_none() {
         decode.region = ctx.sdk.region().map(|r| r.to_string());
     }
-    let mut decoder = Decoder::new(decode);
     let partition: Arc<str> = PARTITION.into();
     tracing::info!(bucket = %ctx.spec.bucket, prefix = %ctx.spec.prefix, after = after.as_deref().unwrap_or(""), "Reading audit logs from S3.");
     loop {
@@ -98,48 +98,79 @@ async fn read_all(ctx: &mut Context) -> Result<bool, String> {
             if *ctx.shutdown.borrow() {
                 return Ok(false);
             }
-            let body = get_object(&client, &ctx.spec, &key, &ctx.metrics).await?;
+            let name = format!("s3://{}/{key}", ctx.spec.bucket);
+            let body = match get_object(&client, &ctx.spec, &key, &ctx.metrics).await? {
+                Ok(body) => body,
+                Err(size) => {
+                    tracing::error!(
+                        object = %name,
+                        size,
+                        "Skipped an object of {size} bytes: objects are read whole and may hold at most {MAX_OBJECT_BYTES} bytes. Split it, or replay a local copy with `eksaudit replay FILE` (files are streamed, any size)."
+                    );
+                    let mut refused = DecodeStats::default();
+                    refused.record_error(DecodeErrorKind::DocumentTooLarge);
+                    ctx.metrics.add_decode_stats(&refused);
+                    if !send(ctx, &partition, Vec::new(), Some(key.clone())).await {
+                        return Ok(false);
+                    }
+                    after = Some(key);
+                    continue;
+                }
+            };
             ctx.metrics.add(&ctx.metrics.records, 1);
             ctx.metrics
                 .add(&ctx.metrics.record_bytes, body.len() as u64);
-            let location = Location::new(format!("s3://{}/{key}", ctx.spec.bucket));
-            decoder.push_record(&body, &location);
-            drop(body);
+            // Streamed, not inflated whole: an export object may hold gigabytes of
+            // JSON; memory holds its compressed bytes and one batch of events.
+            let reader = Input::Reader(name, Box::new(std::io::Cursor::new(body)));
+            let mut input = InputDecoder::new(vec![reader], decode.clone());
             let mut events = Vec::new();
-            let mut chunks = Vec::new();
-            while let Some(result) = decoder.pop() {
-                if let Ok(decoded) = result {
+            loop {
+                let next = input.next();
+                let end = next.is_none();
+                if let Some(Ok(decoded)) = next {
                     events.push(decoded.event);
-                    if events.len() == BATCH_EVENTS {
-                        chunks.push(std::mem::take(&mut events));
-                    }
                 }
-            }
-            chunks.push(events);
-            ctx.metrics.merge_decode(&mut decoder);
-            let last = chunks.len() - 1;
-            for (i, events) in chunks.into_iter().enumerate() {
-                let bytes = events.iter().map(|e| e.payload().len()).sum();
-                let Some(permit) = ctx.budget.acquire(bytes).await else {
-                    return Ok(false);
-                };
-                let batch = Batch {
-                    source: ctx.source,
-                    partition: partition.clone(),
-                    events,
-                    position: (i == last).then(|| key.clone()),
-                    budget: Some(permit),
-                };
-                if ctx.out.send(SourceMessage::Batch(batch)).await.is_err() {
+                if events.len() < BATCH_EVENTS && !end {
+                    continue;
+                }
+                let position = end.then(|| key.clone());
+                if !send(ctx, &partition, std::mem::take(&mut events), position).await {
                     return Ok(false);
                 }
+                if end {
+                    break;
+                }
             }
+            ctx.metrics.add_decode_stats(&input.stats());
             after = Some(key);
         }
     }
 }
 
 /// Up to 1,000 keys after `after` under the prefix, in key order.
+/// Sends a batch of an object's events (`position`: the object's key, on its last
+/// batch), holding budget for them; false when the host is gone or stopping.
+async fn send(
+    ctx: &Context,
+    partition: &Arc<str>,
+    events: Vec<AuditEvent>,
+    position: Option<String>,
+) -> bool {
+    let bytes = events.iter().map(|e| e.payload().len()).sum();
+    let Some(permit) = ctx.budget.acquire(bytes).await else {
+        return false;
+    };
+    let batch = Batch {
+        source: ctx.source,
+        partition: partition.clone(),
+        events,
+        position,
+        budget: Some(permit),
+    };
+    ctx.out.send(SourceMessage::Batch(batch)).await.is_ok()
+}
+
 async fn list_after(
     client: &Client,
     spec: &S3Spec,
@@ -178,12 +209,16 @@ async fn list_after(
     }
 }
 
+/// Largest object read (its compressed size: it is held in memory while it is decoded).
+pub const MAX_OBJECT_BYTES: usize = 512 * 1024 * 1024;
+
+/// An object's bytes (`Ok(Err(size))`: too large to read, see [`MAX_OBJECT_BYTES`]).
 async fn get_object(
     client: &Client,
     spec: &S3Spec,
     key: &str,
     metrics: &Metrics,
-) -> Result<Vec<u8>, String> {
+) -> Result<Result<Vec<u8>, i64>, String> {
     let mut attempt = 0u32;
     loop {
         let result = client
@@ -193,8 +228,11 @@ async fn get_object(
             .send()
             .await;
         match result {
+            Ok(out) if out.content_length().unwrap_or(0) > MAX_OBJECT_BYTES as i64 => {
+                return Ok(Err(out.content_length().unwrap_or(0)));
+            }
             Ok(out) => match out.body.collect().await {
-                Ok(bytes) => return Ok(bytes.into_bytes().to_vec()),
+                Ok(bytes) => return Ok(Ok(bytes.into_bytes().to_vec())),
                 Err(e) => {
                     retry_or_fail(
                         &mut attempt,

@@ -149,9 +149,13 @@ impl Metrics {
 
     /// Moves a decoder's counters into the source's.
     pub fn merge_decode(&self, decoder: &mut Decoder) {
-        let stats = decoder.take_stats();
+        self.add_decode_stats(&decoder.take_stats());
+    }
+
+    /// Adds decoding counters gathered elsewhere (a whole S3 object's).
+    pub fn add_decode_stats(&self, stats: &DecodeStats) {
         if let Ok(mut total) = self.decode.lock() {
-            total.add(&stats);
+            total.add(stats);
         }
     }
 }
