@@ -9,4 +9,5 @@ mod hostile;
 mod hostile_corpus;
 mod oracle;
 mod support;
+mod tls;
 mod upstream_fields;

@@ -144,12 +144,13 @@ pub fn parse(text: &str, name: &str) -> Result<Loaded, String> {
     if let Some(worker_id) = file.worker_id {
         live.worker_id = worker_id;
     }
-    if let Some(address) = &file.metrics_address {
+    // `off` turns the listener off, as `--metrics-address off` does.
+    if let Some(address) = file.metrics_address.as_ref().filter(|a| *a != "off") {
         address.parse::<std::net::SocketAddr>().map_err(|e| {
             at(
                 "metrics_address",
                 address,
-                format!("not an address:port ({e})"),
+                format!("not an address:port or off ({e})"),
             )
         })?;
     }
