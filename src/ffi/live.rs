@@ -18,8 +18,8 @@ use super::config::PluginConfig;
 use super::{MAX_BATCH_BYTES, add_event};
 use crate::checkpoint::{CheckpointFile, State};
 use crate::decode::DecodeStats;
-use crate::sources::kinesis::Metrics;
 use crate::sources::live::{LiveOptions, LiveSources};
+use crate::sources::metrics::Metrics;
 use crate::sources::{Batch, SourceMessage, SourceSpec};
 
 /// Where the plugin keeps checkpoints when `checkpoint_dir` is not set.

@@ -32,7 +32,7 @@ use falco_plugin::{FailureReason, extract_plugin, plugin, source_plugin};
 use crate::decode::{DecodeErrorKind, DecodeStats, InputDecoder, read_path};
 use crate::event::{EventView, TopIndex};
 use crate::fields::{Arg, FieldId, Value, extract};
-use crate::sources::kinesis::Metrics as SourceMetrics;
+use crate::sources::metrics::Metrics as SourceMetrics;
 use crate::sources::{SourceSpec, parse_open_params};
 
 pub mod config;

@@ -21,7 +21,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use super::sink::SinkStats;
-use crate::sources::kinesis::Metrics;
+use crate::sources::metrics::Metrics;
 
 /// The default listen address: loopback only.
 pub const DEFAULT_ADDRESS: &str = "127.0.0.1:9464";

@@ -16,8 +16,8 @@ use anyhow::{Context, Result};
 
 use crate::checkpoint::{CheckpointFile, State};
 use crate::decode::DecodeStats;
-use crate::sources::kinesis::Metrics;
 use crate::sources::live::{LiveOptions, LiveSources};
+use crate::sources::metrics::Metrics;
 use crate::sources::{Batch, SourceMessage, SourceSpec};
 
 pub mod alerts;

@@ -16,7 +16,8 @@ use tokio::task::JoinHandle;
 
 use crate::checkpoint::State;
 use crate::decode::{DecodeOptions, read_path};
-use crate::sources::kinesis::{self, Metrics};
+use crate::sources::kinesis;
+use crate::sources::metrics::Metrics;
 use crate::sources::{Batch, Commit, SourceMessage, SourceSpec};
 
 /// Events per batch from a file source.

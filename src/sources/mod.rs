@@ -15,6 +15,7 @@ pub mod budget;
 pub mod cloudwatch;
 pub mod kinesis;
 pub mod live;
+pub mod metrics;
 pub mod s3;
 pub mod spec;
 

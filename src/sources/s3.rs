@@ -18,7 +18,7 @@ use crate::aws::{Failure, backoff, classify, error_text};
 use crate::decode::{DecodeErrorKind, DecodeOptions, DecodeStats, Input, InputDecoder};
 use crate::event::AuditEvent;
 use crate::sources::budget::Budget;
-use crate::sources::kinesis::Metrics;
+use crate::sources::metrics::Metrics;
 use crate::sources::spec::S3Spec;
 use crate::sources::{Batch, SourceMessage};
 

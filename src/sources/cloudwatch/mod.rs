@@ -28,7 +28,7 @@ use tokio::task::JoinSet;
 
 use crate::aws::{Failure, backoff, classify, error_text};
 use crate::decode::DecodeOptions;
-use crate::sources::kinesis::Metrics;
+use crate::sources::metrics::Metrics;
 use crate::sources::{CloudWatchSpec, CloudWatchStart, Commit, SourceMessage};
 
 pub mod bucket;

@@ -23,7 +23,7 @@ use super::{CloudWatchMetrics, described};
 use crate::aws::{Failure, backoff, classify, error_text};
 use crate::decode::{DecodeOptions, Decoder, Location, LogEventOrigin};
 use crate::event::AuditEvent;
-use crate::sources::kinesis::Metrics;
+use crate::sources::metrics::Metrics;
 use crate::sources::{Batch, CloudWatchSpec, CloudWatchStart, SourceMessage};
 
 /// The first chunk of time read by a poller that is behind.
