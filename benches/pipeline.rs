@@ -16,6 +16,11 @@
 //!
 //! * `parallel_decode`: two shards' worth of records (the input split in two) decoded and
 //!   extracted on two threads, each with its own `Decoder`, against the same on one thread.
+//! * `plugin_abi`: the plugin as Falco runs it: the built `libeksaudit.so` loaded with
+//!   `dlopen`, the input replayed with `file://` through `next_batch` (by
+//!   `falco_plugin_runner`), and the plugin's `ka.*` rule fields extracted through
+//!   `plugin_extract_fields`, one per call as libsinsp asks; against `decode_extract_ka`,
+//!   the same fields decoded and extracted in-process.
 //!
 //! After criterion's own report, the ratio `baseline time / eksaudit time` (higher is
 //! better; ≥ 1.0 means eksaudit does more work in less time than a bare DOM parse) and
@@ -29,6 +34,9 @@ use criterion::{Criterion, Throughput};
 use eksaudit::decode::{DecodeOptions, Decoder, Location};
 use eksaudit::fields::{FieldRequest, extract};
 use eksaudit::rules::{Alert, Engine, EngineOptions, RulesFile};
+
+#[path = "plugin_abi/mod.rs"]
+mod plugin_abi;
 
 /// The fields the upstream k8s_audit_rules.yaml 0.18.0 conditions read.
 const RULE_FIELDS: &[&str] = &[
@@ -68,6 +76,15 @@ const RULE_FIELDS: &[&str] = &[
     "jevt.value[/requestObject/spec/volumes]",
     "jevt.value[/requestObject/spec/tls]",
 ];
+
+/// The rule fields the plugin exports (the `jevt.*` ones are the `json` plugin's).
+fn plugin_fields() -> Vec<&'static str> {
+    RULE_FIELDS
+        .iter()
+        .copied()
+        .filter(|f| f.starts_with("ka."))
+        .collect()
+}
 
 /// The alerts the upstream rules raise on the default input (first match).
 const EXPECTED_ALERTS: u64 = 25_064;
@@ -263,7 +280,13 @@ fn mean_ns(group: &str, bench: &str) -> Option<f64> {
 
 /// `EKSAUDIT_BENCH_RUN=<bench>[:N]`: runs one benchmark N times (default 1) without
 /// criterion, for `valgrind --tool=callgrind` or `perf`.
-fn run_once(spec: &str, records: &[Vec<u8>], requests: &[FieldRequest], options: &DecodeOptions) {
+fn run_once(
+    spec: &str,
+    records: &[Vec<u8>],
+    requests: &[FieldRequest],
+    options: &DecodeOptions,
+    abi: Option<&plugin_abi::Abi>,
+) {
     let (name, times) = spec.split_once(':').unwrap_or((spec, "1"));
     let times: usize = times.parse().expect("EKSAUDIT_BENCH_RUN=<bench>[:N]");
     let engine = (name == "decode_rules").then(upstream_rules);
@@ -277,6 +300,13 @@ fn run_once(spec: &str, records: &[Vec<u8>], requests: &[FieldRequest], options:
             }
             "decode_extract" => {
                 black_box(decode_extract(records, requests, options));
+            }
+            "decode_extract_ka" => {
+                black_box(decode_extract(records, &plugin_requests(), options));
+            }
+            "plugin_abi" => {
+                let (events, values) = abi.expect("libeksaudit.so next to the bench").replay();
+                eprintln!("{events} events, {values} values through the C ABI");
             }
             "decode_rules" => {
                 let (events, alerts, bytes) =
@@ -318,8 +348,17 @@ fn interleaved(runs: &[(&str, &dyn Fn())], rounds: usize) -> Vec<(f64, Option<f6
         .collect()
 }
 
+fn plugin_requests() -> Vec<FieldRequest> {
+    plugin_fields()
+        .iter()
+        .map(|f| FieldRequest::parse(f).unwrap())
+        .collect()
+}
+
 fn main() {
     let (records, events, default_input) = records();
+    let abi = plugin_abi::Abi::load(&input_file().0, &plugin_fields());
+    let ka_requests = plugin_requests();
     let bytes: usize = records.iter().map(Vec::len).sum();
     let requests: Vec<FieldRequest> = RULE_FIELDS
         .iter()
@@ -327,7 +366,13 @@ fn main() {
         .collect();
     let options = DecodeOptions::default();
     if let Some(spec) = std::env::var_os("EKSAUDIT_BENCH_RUN") {
-        return run_once(&spec.to_string_lossy(), &records, &requests, &options);
+        return run_once(
+            &spec.to_string_lossy(),
+            &records,
+            &requests,
+            &options,
+            abi.as_ref(),
+        );
     }
     assert!(decode_extract(&records, &requests, &options) > 0);
 
@@ -359,6 +404,9 @@ fn main() {
             "the upstream rules' alert count moved"
         );
     }
+    if let Some(abi) = &abi {
+        assert_eq!(abi.replay().0, events, "the plugin replays every event");
+    }
     let (first, second) = records.split_at(records.len() / 2);
     if !quick {
         group.bench_function("decode_rules", |b| {
@@ -367,6 +415,12 @@ fn main() {
         group.bench_function("parallel_decode", |b| {
             b.iter(|| parallel_decode([black_box(first), black_box(second)], &requests, &options))
         });
+        if let Some(abi) = &abi {
+            group.bench_function("decode_extract_ka", |b| {
+                b.iter(|| decode_extract(black_box(&records), &ka_requests, &options))
+            });
+            group.bench_function("plugin_abi", |b| b.iter(|| abi.replay()));
+        }
     }
     group.finish();
     criterion.final_summary();
@@ -378,7 +432,7 @@ fn main() {
          the upstream rules raise {alerts} alerts",
         records.len()
     );
-    let runs: [(&str, &dyn Fn()); 5] = [
+    let single: [(&str, &dyn Fn()); 5] = [
         ("baseline", &|| {
             black_box(baseline(&records));
         }),
@@ -395,6 +449,19 @@ fn main() {
             black_box(parallel_decode([first, second], &requests, &options));
         }),
     ];
+    let in_process_ka = || {
+        black_box(decode_extract(&records, &ka_requests, &options));
+    };
+    let through_abi = || {
+        if let Some(abi) = &abi {
+            black_box(abi.replay());
+        }
+    };
+    let mut runs = single.to_vec();
+    if abi.is_some() {
+        runs.push(("decode_extract_ka", &in_process_ka));
+        runs.push(("plugin_abi", &through_abi));
+    }
     let rounds = std::env::var("EKSAUDIT_BENCH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -402,7 +469,10 @@ fn main() {
     let measured = interleaved(&runs, rounds);
     println!("interleaved, {rounds} rounds (fastest wall time; mean CPU time):");
     let (base_wall, base_cpu) = measured[0];
-    for ((name, _), (wall, cpu)) in runs.iter().zip(&measured).take(4) {
+    for ((name, _), (wall, cpu)) in runs.iter().zip(&measured) {
+        if *name == "parallel_decode" {
+            continue;
+        }
         let cpu_ratio = match (base_cpu, cpu) {
             (Some(b), Some(c)) => format!("  cpu {:>8.1} ms  ratio {:.2}x", c / 1e6, b / c),
             _ => String::new(),
@@ -418,6 +488,13 @@ fn main() {
         "  two shards on 2 threads vs one thread (decode + extract, fastest wall): {:.2}x",
         measured[2].0 / measured[4].0
     );
+    if abi.is_some() {
+        println!(
+            "  plugin through the C ABI vs in-process, same {} ka.* fields (fastest wall): {:.2}x",
+            plugin_fields().len(),
+            measured[6].0 / measured[5].0
+        );
+    }
     let Some(base) = mean_ns(group_name, "baseline").filter(|_| !quick) else {
         return;
     };
@@ -454,5 +531,17 @@ fn main() {
         mean_ns(group_name, "parallel_decode"),
     ) {
         println!("two threads vs one (decode + extract): {:.2}x", one / two);
+    }
+    if let (Some(in_process), Some(abi)) = (
+        mean_ns(group_name, "decode_extract_ka"),
+        mean_ns(group_name, "plugin_abi"),
+    ) {
+        println!(
+            "plugin next_batch + {} ka.* fields through the C ABI: {:>10.0} events/s, \
+             {:.2}x the in-process cost of the same",
+            plugin_fields().len(),
+            per_sec(abi),
+            abi / in_process
+        );
     }
 }

@@ -286,9 +286,10 @@ impl FastEnvelope {
         self.messages.clear();
         self.members.clear();
         self.end = 0;
-        // Unescaping never lengthens text, so the input's size bounds every message.
-        if self.text.len() < s.len() + 8 {
-            self.text.resize(s.len() + 8, 0);
+        // Unescaping never lengthens text, so the input's size bounds every message; the
+        // slack lets the last chunk of a message be stored whole.
+        if self.text.len() < s.len() + 16 {
+            self.text.resize(s.len() + 16, 0);
         }
         let mut c = Cursor { s, i: 0 };
         c.expect(b'{')?;
@@ -678,18 +679,20 @@ fn fused_message(
         }};
     }
     // The rest of a message-level string whose opening quote was read and emitted.
+    // Sixteen bytes at a time: each chunk is stored whole, then the cursor moves to the
+    // first quote, backslash or control byte in it.
     macro_rules! string {
         () => {{
             loop {
-                while let (Some(word), Some(dst)) = (
-                    s.get(i..).and_then(<[u8]>::first_chunk::<8>),
-                    text.get_mut(out..).and_then(<[u8]>::first_chunk_mut::<8>),
+                while let (Some(chunk), Some(dst)) = (
+                    s.get(i..).and_then(<[u8]>::first_chunk::<16>),
+                    text.get_mut(out..).and_then(<[u8]>::first_chunk_mut::<16>),
                 ) {
-                    *dst = *word;
-                    let stop = crate::json::swar::special_in_word(u64::from_le_bytes(*word));
+                    *dst = *chunk;
+                    let stop = crate::json::swar::special_in_chunk(chunk);
                     i += stop;
                     out += stop;
-                    if stop < 8 {
+                    if stop < 16 {
                         break;
                     }
                 }

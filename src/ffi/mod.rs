@@ -91,12 +91,23 @@ fn c_string(bytes: &[u8]) -> CString {
 
 /// The last event whose payload was parsed for extraction. Falco asks for one field per
 /// call, so the parse (validation and top-level index) is reused across calls.
+///
+/// A payload that is already compact JSON (every event this plugin produces) is read in
+/// place, in the event Falco hands over, on every call: only its index is kept, and the
+/// cache hits only for the same event number, address and length. Anything else is
+/// compacted once into `payload`.
 #[derive(Debug, Default)]
 struct ExtractCache {
     event_number: usize,
+    /// Address and length of the event data the cache was built from.
+    data: (usize, usize),
+    /// Whether `payload` holds a compacted copy (else the event data is read in place).
+    copied: bool,
     payload: Vec<u8>,
     index: TopIndex,
     time_ns: u64,
+    /// Root members recorded while validating (reused buffer).
+    members: Vec<crate::json::Member>,
 }
 
 /// Debug-build hook to prove the panic guard works through the C ABI: the open params
@@ -414,27 +425,48 @@ fn open_source(
 }
 
 impl K8sAuditEks {
-    /// The event of `req`, parsed once per event number.
-    fn view(&mut self, req: &ExtractRequest<Self>) -> Result<EventView<'_>, Error> {
+    /// The event of `req`, validated and indexed once per event number: one validating
+    /// pass that records the root members, no copy of a compact payload.
+    fn view<'s>(&'s mut self, req: &'s ExtractRequest<Self>) -> Result<EventView<'s>, Error> {
         let event = req.event.event()?;
         let number = req.event.event_number();
-        let data = event.params.event_data;
+        let data: &'s [u8] = event.params.event_data;
         let cache = &mut self.cache;
-        let hit = number != 0 && cache.event_number == number && cache.payload.len() == data.len();
+        let address = (data.as_ptr() as usize, data.len());
+        let hit = number != 0 && cache.event_number == number && cache.data == address;
         if !hit {
-            let compact = crate::json::compact(data)
-                .map_err(|e| anyhow!("event payload is not valid JSON: {e}"))?;
-            cache.payload.clear();
-            cache.payload.extend_from_slice(&compact);
-            cache.index = TopIndex::build(&cache.payload);
+            // Invalidated first, so a failure below never leaves a stale hit behind.
+            cache.event_number = 0;
+            let mut members = std::mem::take(&mut cache.members);
+            let compact = crate::json::compact_members(data, &mut members);
+            let result = match compact {
+                Ok(std::borrow::Cow::Borrowed(json)) => {
+                    // The compact value is `data` without surrounding whitespace.
+                    let start = json.as_ptr() as usize - data.as_ptr() as usize;
+                    cache.copied = start != 0 || json.len() != data.len();
+                    if cache.copied {
+                        cache.payload.clear();
+                        cache.payload.extend_from_slice(json);
+                    }
+                    cache.index = TopIndex::from_members(json, &members);
+                    Ok(())
+                }
+                Ok(std::borrow::Cow::Owned(json)) => {
+                    cache.copied = true;
+                    cache.index = TopIndex::build(&json);
+                    cache.payload = json;
+                    Ok(())
+                }
+                Err(e) => Err(anyhow!("event payload is not valid JSON: {e}")),
+            };
+            cache.members = members;
+            result?;
             cache.event_number = number;
+            cache.data = address;
             cache.time_ns = event.metadata.ts;
         }
-        Ok(EventView::with_index(
-            &cache.payload,
-            cache.index,
-            cache.time_ns,
-        ))
+        let payload: &'s [u8] = if cache.copied { &cache.payload } else { data };
+        Ok(EventView::with_index(payload, cache.index, cache.time_ns))
     }
 
     fn extract_value(
