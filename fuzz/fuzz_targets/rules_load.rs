@@ -1,0 +1,30 @@
+//! The rules-file loader: YAML (saphyr events with positions), Falco's schema and
+//! semantics (lists, macros, rules, exceptions, overrides, appends, required versions),
+//! compilation, the load report (with its source excerpts) and, when the rules load,
+//! evaluation over the bundled sample events.
+//!
+//! Input: the rules file's text. Starting with `+`, it is loaded after the bundled rules
+//! (so it can override, append to and refer to them).
+#![no_main]
+
+use eksaudit::rules::{EngineOptions, RulesFile};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data).into_owned();
+    let mut files = Vec::new();
+    let content = match text.strip_prefix('+') {
+        Some(rest) => {
+            files = eksaudit::bundled::rules_files();
+            rest.to_string()
+        }
+        None => text,
+    };
+    files.push(RulesFile::new("fuzz.yaml", content));
+    let options = EngineOptions {
+        // Half the inputs also load rules written for Falco up to 0.37.
+        legacy_list_operators: data.len() % 2 == 1,
+        ..EngineOptions::default()
+    };
+    eksaudit_fuzz::load_and_run(&files, &options);
+});
