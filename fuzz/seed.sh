@@ -161,11 +161,30 @@ rules_files = list(files("rules/*.yaml", "tests/data/rules/*.yaml"))
 if have_fixtures:
     rules_files += [p for p in files("**/*rules*.yaml", "falco-*/test/rules/**/*.yaml",
                                      base=fixtures) if "falco_rules.yaml" not in p]
+def chunks(text, limit=12288):
+    """A rules file cut at top-level items into pieces below `limit` bytes."""
+    items, current = [], []
+    for line in text.splitlines(keepends=True):
+        if line.startswith(b"- ") and current:
+            items.append(b"".join(current))
+            current = []
+        current.append(line)
+    items.append(b"".join(current))
+    piece = b""
+    for item in items:
+        if piece and len(piece) + len(item) > limit:
+            yield piece
+            piece = b""
+        piece += item
+    if piece:
+        yield piece
+
+
 for path in rules_files:
-    data = read(path)
-    put("rules_load", data)
-    if len(data) <= 16384:
-        put("rules_load", b"+" + data)
+    for i, piece in enumerate(chunks(read(path))):
+        put("rules_load", piece)
+        if i % 4 == 0:
+            put("rules_load", b"+" + piece)
 conditions = set()
 for path in rules_files:
     try:

@@ -77,13 +77,19 @@ fuzz_target!(|input: Polls| {
             position = round_trip(&position);
         }
         let window = position.window_start(lag_ms);
-        assert!(window >= position.floor && window >= 0, "window start below the floor");
+        assert!(
+            window >= position.floor && window >= 0,
+            "window start below the floor"
+        );
         for page in poll.pages.iter().take(4) {
             for log_event in page.iter().take(32) {
                 let timestamp = log_event.timestamp.unwrap_or(0);
                 let stream = log_event.stream.clone().unwrap_or_default();
                 let id = log_event.id.clone().unwrap_or_else(|| {
-                    format!("{stream}:{timestamp}:{}", log_event.ingestion_time.unwrap_or(0))
+                    format!(
+                        "{stream}:{timestamp}:{}",
+                        log_event.ingestion_time.unwrap_or(0)
+                    )
                 });
                 let seen = position.observe(&id, timestamp);
                 if timestamp < position.floor {
@@ -110,12 +116,19 @@ fuzz_target!(|input: Polls| {
                     account: Some("123456789012"),
                 };
                 let before = decoder.stats().clone();
-                decoder.push_log_event(log_event.message.clone().unwrap_or_default(), origin, &location);
+                decoder.push_log_event(
+                    log_event.message.clone().unwrap_or_default(),
+                    origin,
+                    &location,
+                );
                 eksaudit_fuzz::drain(&mut decoder, &before);
             }
         }
         let end = poll.end.max(window);
         position.finish_poll(end, lag_ms);
-        assert!(position.watermark > end || end == i64::MAX, "watermark not past the poll");
+        assert!(
+            position.watermark > end || end == i64::MAX,
+            "watermark not past the poll"
+        );
     }
 });

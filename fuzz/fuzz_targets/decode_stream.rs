@@ -72,10 +72,11 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if control & 3 == 0 && !fail {
-        let in_memory: Vec<_> = InputDecoder::new(vec![Input::Memory("fuzz".into(), &bytes)], options)
-            .filter_map(Result::ok)
-            .map(|d| (d.event.payload().to_vec(), d.event.time_ns()))
-            .collect();
+        let in_memory: Vec<_> =
+            InputDecoder::new(vec![Input::Memory("fuzz".into(), &bytes)], options)
+                .filter_map(Result::ok)
+                .map(|d| (d.event.payload().to_vec(), d.event.time_ns()))
+                .collect();
         assert!(
             events == in_memory,
             "streamed events differ from in-memory events: {} vs {}",

@@ -15,6 +15,9 @@ fuzz_target!(|data: &[u8]| {
             }
             let _ = format!("{loaded:?}");
         }
-        Err(message) => assert!(message.starts_with("fuzz.yaml"), "error names the file: {message}"),
+        Err(message) => assert!(
+            message.starts_with("fuzz.yaml"),
+            "error names the file: {message}"
+        ),
     }
 });

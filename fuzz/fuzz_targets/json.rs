@@ -28,11 +28,11 @@ fn walk(value: Json<'_>, depth: usize) -> usize {
             for (i, (key, member)) in members.iter().enumerate() {
                 let key = unescape(key);
                 // The first member with a key is what lookups answer.
-                let first = members[..i]
-                    .iter()
-                    .all(|(k, _)| *unescape(k) != *key);
+                let first = members[..i].iter().all(|(k, _)| *unescape(k) != *key);
                 if first {
-                    let found = value.get_bytes(&key).expect("a member's key finds a member");
+                    let found = value
+                        .get_bytes(&key)
+                        .expect("a member's key finds a member");
                     assert_eq!(found.raw(), member.raw(), "lookup is not the first member");
                     assert_eq!(value.get_go(&key).map(Json::raw), Some(member.raw()));
                 }
@@ -70,7 +70,11 @@ fuzz_target!(|data: &[u8]| {
     // Escaping round-trips any bytes.
     let mut escaped = Vec::new();
     push_escaped(&mut escaped, data);
-    assert_eq!(*unescape(&escaped[1..escaped.len() - 1]), *data, "unescape(escape(x)) != x");
+    assert_eq!(
+        *unescape(&escaped[1..escaped.len() - 1]),
+        *data,
+        "unescape(escape(x)) != x"
+    );
     let _ = unescape(data);
 
     let serde: Option<serde_json::Value> = std::str::from_utf8(data)
@@ -83,16 +87,25 @@ fuzz_target!(|data: &[u8]| {
     let compacted = match compacted {
         Ok(c) => c,
         Err(e) => {
-            assert!(serde.is_none(), "serde_json accepts what compact refuses: {e}");
+            assert!(
+                serde.is_none(),
+                "serde_json accepts what compact refuses: {e}"
+            );
             return;
         }
     };
     let c: &[u8] = &compacted;
     // Compact is compact, and stable.
-    assert!(matches!(compact(c), Ok(Cow::Borrowed(b)) if b == c), "compact is not compact");
+    assert!(
+        matches!(compact(c), Ok(Cow::Borrowed(b)) if b == c),
+        "compact is not compact"
+    );
     assert_eq!(
         scan(c, 0, true),
-        Ok(Scanned::Complete { end: c.len(), whitespace: false })
+        Ok(Scanned::Complete {
+            end: c.len(),
+            whitespace: false
+        })
     );
     // Same value as serde_json reads.
     if let Some(value) = &serde {
@@ -102,7 +115,11 @@ fuzz_target!(|data: &[u8]| {
     }
     // Indenting and compacting again gives the compact form.
     let indented = json::indent(c);
-    assert_eq!(compact(&indented).as_deref(), Ok(c), "indent does not compact back");
+    assert_eq!(
+        compact(&indented).as_deref(),
+        Ok(c),
+        "indent does not compact back"
+    );
     // A streamed prefix asks for more (a number at the end may also be complete).
     let start = data
         .iter()

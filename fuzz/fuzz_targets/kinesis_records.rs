@@ -85,7 +85,11 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(sequence_cmp(x, x), Ordering::Equal);
         for b in &records {
             let y = b.sequence.as_str();
-            assert_eq!(sequence_cmp(x, y), sequence_cmp(y, x).reverse(), "antisymmetric");
+            assert_eq!(
+                sequence_cmp(x, y),
+                sequence_cmp(y, x).reverse(),
+                "antisymmetric"
+            );
             let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
             if digits(x) && digits(y) && x.len() <= 38 && y.len() <= 38 {
                 let (p, q): (u128, u128) = (x.parse().unwrap(), y.parse().unwrap());

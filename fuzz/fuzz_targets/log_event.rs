@@ -64,5 +64,8 @@ fuzz_target!(|data: &[u8]| {
         payloads(&events) == payloads(&events_env),
         "log event and envelope give different events"
     );
-    assert_eq!(errors, errors_env, "log event and envelope give different errors");
+    assert_eq!(
+        errors, errors_env,
+        "log event and envelope give different errors"
+    );
 });

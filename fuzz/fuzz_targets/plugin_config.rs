@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
     };
     if config.validate().is_ok() {
         let options = config.decode_options();
-        assert!(options.max_event_size <= MAX_MAX_EVENT_SIZE, "event limit out of range");
+        assert!(
+            options.max_event_size <= MAX_MAX_EVENT_SIZE,
+            "event limit out of range"
+        );
         assert!(options.max_document_size >= options.max_event_size);
         let _ = config.effective_region();
     }

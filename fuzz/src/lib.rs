@@ -17,7 +17,8 @@ use eksaudit::rules::{Alert, Engine, EngineOptions, RuleMatching, RulesFile};
 /// Decoder options from a control byte: bits 0-1 the event size limit, bits 2-3 the
 /// document size limit (small ones reach the "too large" paths), bit 4 a region.
 pub fn options(control: u8) -> DecodeOptions {
-    let max_event_size = [DEFAULT_MAX_EVENT_SIZE, 1024, 300, MAX_MAX_EVENT_SIZE][usize::from(control & 3)];
+    let max_event_size =
+        [DEFAULT_MAX_EVENT_SIZE, 1024, 300, MAX_MAX_EVENT_SIZE][usize::from(control & 3)];
     let max_document_size =
         [64 * 1024 * 1024, 4 * max_event_size, 600, 64 * 1024][usize::from((control >> 2) & 3)];
     DecodeOptions {
@@ -83,14 +84,22 @@ pub fn drain(
         }
     }
     let after = decoder.stats();
-    assert_eq!(after.events - before.events, events.len() as u64, "events counted");
+    assert_eq!(
+        after.events - before.events,
+        events.len() as u64,
+        "events counted"
+    );
     assert_eq!(
         after.total_errors() - before.total_errors(),
         errors.len() as u64,
         "errors counted"
     );
     let bytes: u64 = events.iter().map(|d| d.event.payload().len() as u64).sum();
-    assert_eq!(after.event_bytes - before.event_bytes, bytes, "event bytes counted");
+    assert_eq!(
+        after.event_bytes - before.event_bytes,
+        bytes,
+        "event bytes counted"
+    );
     (events, errors)
 }
 
@@ -114,16 +123,25 @@ const TOPS: [Top; 16] = [
 ];
 
 /// A delivered event: compact valid JSON, an object, within the size limit, its index the
-/// same as a fresh one; then every field and the bundled rules over it.
+/// same as a fresh one, its `eks.*` fields readable. (Every field and the rules over
+/// arbitrary events are the `fields` target's: here they would slow the decoders' runs
+/// down several times.)
 pub fn check_event(event: &AuditEvent, max_event_size: usize) {
     let payload = event.payload();
-    assert!(payload.len() <= max_event_size, "event larger than max_event_size");
+    assert!(
+        payload.len() <= max_event_size,
+        "event larger than max_event_size"
+    );
     match json::compact(payload) {
         Ok(Cow::Borrowed(c)) => assert_eq!(c.len(), payload.len(), "payload has whitespace"),
         Ok(Cow::Owned(_)) => panic!("payload has whitespace"),
         Err(e) => panic!("payload is not valid JSON: {e}"),
     }
-    assert_eq!(Json::new(payload).kind(), Kind::Object, "payload is not an object");
+    assert_eq!(
+        Json::new(payload).kind(),
+        Kind::Object,
+        "payload is not an object"
+    );
     let stored = event.view();
     let fresh = EventView::new(payload, event.time_ns());
     for top in TOPS {
@@ -134,8 +152,11 @@ pub fn check_event(event: &AuditEvent, max_event_size: usize) {
             top.key()
         );
     }
-    extract_all(&stored, b"name");
-    evaluate(&stored);
+    for (i, info) in FIELDS.iter().enumerate() {
+        if info.name.starts_with("eks.") {
+            extract(&stored, FieldId(i), Arg::None);
+        }
+    }
 }
 
 /// Keys tried for fields that take one, besides the input's own.
@@ -157,7 +178,12 @@ pub fn extract_all(view: &EventView<'_>, key: &[u8]) {
         match info.arg {
             ArgKind::None => extract(view, id, Arg::None),
             ArgKind::OptionalIndex => {
-                for arg in [Arg::None, Arg::Index(0), Arg::Index(1), Arg::Index(u64::MAX)] {
+                for arg in [
+                    Arg::None,
+                    Arg::Index(0),
+                    Arg::Index(1),
+                    Arg::Index(u64::MAX),
+                ] {
                     extract(view, id, arg);
                 }
             }
@@ -175,7 +201,11 @@ fn extract(view: &EventView<'_>, id: FieldId, arg: Arg<'_>) {
     match fields::extract(view, id, arg) {
         Ok(Some(value)) => {
             if let fields::Value::List(items) = &value {
-                assert!(!items.is_empty(), "{}: an empty list is no value", id.info().name);
+                assert!(
+                    !items.is_empty(),
+                    "{}: an empty list is no value",
+                    id.info().name
+                );
             }
         }
         Ok(None) => {}
@@ -216,7 +246,8 @@ pub fn evaluate_with(engine: &Engine, view: &EventView<'_>) {
     }
 }
 
-/// Events to run rules loaded from fuzz input against: the bundled sample events.
+/// Events to run rules loaded from fuzz input against: the first bundled sample events
+/// (a pod exec, a privileged pod, RBAC changes, secrets...).
 pub static SAMPLE_EVENTS: LazyLock<Vec<AuditEvent>> = LazyLock::new(|| {
     eksaudit::decode::decode_bytes(
         eksaudit::bundled::SAMPLE_EVENTS,
@@ -225,6 +256,7 @@ pub static SAMPLE_EVENTS: LazyLock<Vec<AuditEvent>> = LazyLock::new(|| {
     )
     .filter_map(Result::ok)
     .map(|d| d.event)
+    .take(8)
     .collect()
 });
 
