@@ -53,6 +53,9 @@ pub(crate) enum Inflated {
     Fallback,
 }
 
+/// The most deflate can expand: 258 bytes per 2-bit code in the best case, about 1032:1.
+const MAX_DEFLATE_RATIO: usize = 1032;
+
 impl Inflater {
     /// A new decompressor.
     pub(crate) fn new() -> Self {
@@ -70,10 +73,13 @@ impl Inflater {
         let mut rest = input;
         while !rest.is_empty() {
             // The last member's ISIZE (size mod 2^32) is exact for a single member, the
-            // usual case; otherwise a first guess, doubled until it fits.
+            // usual case; otherwise a first guess, doubled until it fits. It is the
+            // input's to claim, so no more than deflate can expand to (1032:1) is taken
+            // from it: a forged trailer on a tiny record must not reserve the whole limit.
             let isize_hint = rest
                 .last_chunk::<4>()
-                .map_or(0, |t| u32::from_le_bytes(*t) as usize);
+                .map_or(0, |t| u32::from_le_bytes(*t) as usize)
+                .min(rest.len().saturating_mul(MAX_DEFLATE_RATIO));
             let mut want = isize_hint.max(rest.len() * 4).max(64);
             loop {
                 let avail = want.min(limit - out.len());
@@ -159,5 +165,30 @@ mod tests {
         assert_eq!(inflater.gunzip(&good, 2, &mut out), Inflated::Fallback);
         assert_eq!(inflater.gunzip(&good, 3, &mut out), Inflated::Done);
         assert_eq!(out, b"abc");
+    }
+
+    /// Found with the decode_record fuzz target (under a malloc limit): a 40-byte record
+    /// whose gzip trailer claims 4 GiB made the inflater reserve the whole 256 MiB limit.
+    #[test]
+    fn a_forged_size_reserves_what_deflate_can_give() {
+        let mut forged = gzip(b"{\"kind\":\"Event\"}\n");
+        let n = forged.len();
+        forged[n - 4..].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        let mut inflater = Inflater::new();
+        let mut out = Vec::new();
+        let _ = inflater.gunzip(&forged, 256 * 1024 * 1024, &mut out);
+        assert!(
+            out.capacity() <= forged.len() * MAX_DEFLATE_RATIO,
+            "{}",
+            out.capacity()
+        );
+        // A real size is still taken as it is.
+        let big = vec![b'a'; 1 << 20];
+        let packed = gzip(&big);
+        assert_eq!(
+            inflater.gunzip(&packed, usize::MAX, &mut out),
+            Inflated::Done
+        );
+        assert_eq!(out, big);
     }
 }

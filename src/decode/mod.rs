@@ -24,7 +24,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -622,12 +622,65 @@ impl Decoder {
 fn maybe_gunzip<'a, R: Read + Send + 'a>(
     reader: R,
 ) -> io::Result<(Box<dyn Read + Send + 'a>, bool)> {
-    let mut buffered = BufReader::with_capacity(64 * 1024, reader);
-    let head = buffered.fill_buf()?;
-    if head.starts_with(&[0x1f, 0x8b]) {
+    let reader = Magic::read(reader)?;
+    let gzip = reader.head[..reader.len] == [0x1f, 0x8b];
+    let buffered = BufReader::with_capacity(64 * 1024, reader);
+    if gzip {
         Ok((Box::new(flate2::read::MultiGzDecoder::new(buffered)), true))
     } else {
         Ok((Box::new(buffered), false))
+    }
+}
+
+/// A reader with its first two bytes read ahead: a pipe may hand the gzip magic out one
+/// byte at a time. A read error met after the first byte is returned after it.
+struct Magic<R> {
+    head: [u8; 2],
+    len: usize,
+    pos: usize,
+    error: Option<io::Error>,
+    inner: R,
+}
+
+impl<R: Read> Magic<R> {
+    fn read(mut inner: R) -> io::Result<Self> {
+        let mut head = [0u8; 2];
+        let mut len = 0;
+        let mut error = None;
+        while len < 2 {
+            match inner.read(&mut head[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if len == 0 => return Err(e),
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        Ok(Self {
+            head,
+            len,
+            pos: 0,
+            error,
+            inner,
+        })
+    }
+}
+
+impl<R: Read> Read for Magic<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos < self.len {
+            let n = (self.len - self.pos).min(buf.len());
+            buf[..n].copy_from_slice(&self.head[self.pos..self.pos + n]);
+            self.pos += n;
+            return Ok(n);
+        }
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.inner.read(buf)
     }
 }
 

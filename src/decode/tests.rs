@@ -481,6 +481,51 @@ fn progress_counts_file_bytes_before_decompression() {
     assert_eq!(stdin_like.progress().1, None);
 }
 
+/// Hands out its bytes one at a time, then fails once if asked to.
+struct OneByte(Vec<u8>, usize, bool);
+
+impl Read for OneByte {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.1 == self.0.len() {
+            if std::mem::take(&mut self.2) {
+                return Err(io::Error::other("broken pipe"));
+            }
+            return Ok(0);
+        }
+        buf[0] = self.0[self.1];
+        self.1 += 1;
+        Ok(1)
+    }
+}
+
+/// Found by the decode_stream fuzz target: a reader whose first read gave one byte (a
+/// pipe may) hid the gzip magic, and the gzip stream was read as invalid JSON.
+#[test]
+fn gzip_magic_split_across_reads() {
+    let data = gzip(format!("{}\n{}\n", line("a"), line("b")).as_bytes());
+    let reader = OneByte(data, 0, false);
+    let decoder = InputDecoder::new(
+        vec![Input::Reader("-".into(), Box::new(reader))],
+        DecodeOptions::default(),
+    );
+    let events: Vec<_> = decoder.collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(events.iter().all(Result::is_ok), "{events:?}");
+    // An error after the first byte is still reported, after that byte (a truncated
+    // document).
+    let reader = OneByte(b"{".to_vec(), 0, true);
+    let decoder = InputDecoder::new(
+        vec![Input::Reader("-".into(), Box::new(reader))],
+        DecodeOptions::default(),
+    );
+    let kinds: Vec<_> = decoder.map(|r| r.unwrap_err().kind).collect();
+    assert_eq!(
+        kinds,
+        [DecodeErrorKind::InvalidJson, DecodeErrorKind::Io],
+        "{kinds:?}"
+    );
+}
+
 #[test]
 fn every_message_shape_in_an_envelope_is_decoded() {
     // Escaped messages (owned after unescaping) of every shape: an Event (taken in place),

@@ -420,12 +420,15 @@ impl Context {
         if ret.is_empty() {
             return "<No context available>\n".into();
         }
-        if pos - from >= WIDTH / 2 && ret.len() >= 3 {
-            ret.replace_range(0..3, "...");
+        // The first and last three characters give way to "..." (Falco counts bytes; the
+        // snippet is cut in characters here, the same for ASCII, and never mid-character).
+        if pos - from >= WIDTH / 2 && ret.chars().count() >= 3 {
+            let cut = ret.char_indices().nth(3).map_or(ret.len(), |(i, _)| i);
+            ret.replace_range(..cut, "...");
         }
-        if to - pos >= WIDTH / 2 && ret.len() >= 3 {
-            let n = ret.len();
-            ret.replace_range(n - 3..n, "...");
+        if to - pos >= WIDTH / 2 && ret.chars().count() >= 3 {
+            let cut = ret.char_indices().nth_back(2).map_or(0, |(i, _)| i);
+            ret.replace_range(cut.., "...");
         }
         ret.push('\n');
         if pos - from < ret.chars().count() {
@@ -667,6 +670,27 @@ mod tests {
         );
         let snip = ctx.snippet(&|_| Some(content.clone()));
         assert_eq!(snip, "  condition: foo bar\n             ^\n");
+    }
+
+    /// Found by the rules_load fuzz target: a long line of multi-byte characters was cut
+    /// for "..." in the middle of a character (a panic).
+    #[test]
+    fn snippet_of_a_long_non_ascii_line() {
+        let content = format!("- macro: {}\n  condition: x\n", "é".repeat(200));
+        let ctx = Context::file("f").child(
+            Mark {
+                pos: 100,
+                line: 0,
+                column: 100,
+            },
+            ItemType::Macro,
+            "",
+        );
+        let snip = ctx.snippet(&|_| Some(content.clone()));
+        let line = snip.lines().next().unwrap();
+        assert!(line.starts_with("...") && line.ends_with("..."), "{snip}");
+        assert_eq!(line.chars().count(), 161, "{snip}");
+        assert!(snip.ends_with(&format!("{}^\n", " ".repeat(80))), "{snip}");
     }
 
     #[test]
