@@ -776,10 +776,12 @@ fn memory_bytes(
     if inflater.gunzip(bytes, limit, &mut out) == inflate::Inflated::Done {
         return (out, None, true);
     }
-    // ISIZE (the last member's size mod 2^32) is a good first guess for one member.
+    // ISIZE (the last member's size mod 2^32) is a good first guess for one member, up to
+    // what deflate can expand to: the trailer is the input's to forge.
     let hint = bytes
         .last_chunk::<4>()
         .map_or(0, |t| u32::from_le_bytes(*t) as usize)
+        .min(bytes.len().saturating_mul(inflate::MAX_DEFLATE_RATIO))
         .min(limit);
     out.reserve(hint.max(bytes.len() * 4));
     let decoder = flate2::read::MultiGzDecoder::new(bytes);
