@@ -54,7 +54,7 @@ pub(crate) enum Inflated {
 }
 
 /// The most deflate can expand: 258 bytes per 2-bit code in the best case, about 1032:1.
-const MAX_DEFLATE_RATIO: usize = 1032;
+pub(super) const MAX_DEFLATE_RATIO: usize = 1032;
 
 impl Inflater {
     /// A new decompressor.

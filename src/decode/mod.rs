@@ -807,12 +807,12 @@ fn memory_bytes(
     if inflater.gunzip(bytes, limit, &mut out) == inflate::Inflated::Done {
         return (out, None, true);
     }
-    // ISIZE (the last member's size mod 2^32) is a good first guess for one member, but
-    // it is the sender's word: never more than deflate can expand to (1032:1).
+    // ISIZE (the last member's size mod 2^32) is a good first guess for one member, up to
+    // what deflate can expand to: the trailer is the input's to forge.
     let hint = bytes
         .last_chunk::<4>()
         .map_or(0, |t| u32::from_le_bytes(*t) as usize)
-        .min(bytes.len().saturating_mul(1032))
+        .min(bytes.len().saturating_mul(inflate::MAX_DEFLATE_RATIO))
         .min(limit);
     // Exactly, and never past the limit: a bomb must not grow the buffer beyond the
     // limit it is about to be cut at (one byte more would double it).

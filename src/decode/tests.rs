@@ -481,6 +481,26 @@ fn progress_counts_file_bytes_before_decompression() {
     assert_eq!(stdin_like.progress().1, None);
 }
 
+/// Found by decode_record under a malloc limit: a record whose gzip trailer claims 4 GiB
+/// (so libdeflate refuses it and the streaming decoder takes over) reserved the whole
+/// 256 MiB inflate limit, and the decoder kept the buffer.
+#[test]
+fn a_forged_gzip_size_reserves_little() {
+    let mut forged = gzip(format!("{}\n", line("a")).as_bytes());
+    let n = forged.len();
+    forged[n - 4..].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    let (data, error, gzip) = memory_bytes(&forged, MAX_MEMORY_INFLATE, Vec::new(), &mut None);
+    assert!(gzip && error.is_some(), "{error:?}");
+    assert!(data.capacity() < 1 << 20, "{}", data.capacity());
+    let mut decoder = Decoder::new(DecodeOptions::default());
+    decoder.push_record(&forged, &Location::new("r"));
+    assert!(
+        decoder.inflate.capacity() < 1 << 20,
+        "{}",
+        decoder.inflate.capacity()
+    );
+}
+
 /// Hands out its bytes one at a time, then fails once if asked to.
 struct OneByte(Vec<u8>, usize, bool);
 
