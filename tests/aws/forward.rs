@@ -415,19 +415,6 @@ fn sqs(endpoint: &str, action: &str, body: Value) -> Value {
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
-/// A raw GET; the whole response.
-fn http_get(port: u16, path: &str) -> String {
-    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        conn,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    conn.read_to_string(&mut text).unwrap();
-    text
-}
-
 #[test]
 fn the_example_config_checks() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/forward.yaml");
@@ -478,31 +465,7 @@ fn kill_dash_nine_with_the_webhook_sink_loses_nothing() {
     let sink = format!("http://127.0.0.1:{port}/k8s-audit");
     let args = args(&["--sink", &sink], &source, &ck);
     let log = dir.path().join("log");
-    // A producer: 120 records of 25 events, over the whole test.
-    let producer_stream = stream.clone();
-    let producer = std::thread::spawn(move || {
-        let rt = runtime();
-        let kinesis = aws_sdk_kinesis::Client::new(&sdk_config());
-        let mut ids = BTreeSet::new();
-        for record in 0..120 {
-            let batch: Vec<String> = (0..25).map(|i| format!("kw-{record}-{i}")).collect();
-            ids.extend(batch.iter().cloned());
-            rt.block_on(put(
-                &kinesis,
-                &producer_stream,
-                &record.to_string(),
-                audit_envelope("c", &batch),
-            ));
-            std::thread::sleep(Duration::from_millis(30));
-        }
-        ids
-    });
-    for _ in 0..10 {
-        let forwarder = Forwarder::start(&args, &log);
-        std::thread::sleep(Duration::from_millis(300 + fastrand::u64(0..500)));
-        forwarder.kill9();
-    }
-    let put_ids = producer.join().unwrap();
+    let put_ids = produce_while_killing(&stream, "kw", &args, &log);
     let forwarder = Forwarder::start(&args, &log);
     wait_until(Duration::from_secs(90), || {
         received_ids(&received)

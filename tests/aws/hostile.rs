@@ -4,25 +4,10 @@
 //! after them is delivered), nothing panics, and the log is not flooded.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use crate::hostile_corpus;
 use crate::support::*;
-
-fn metrics_text(port: u16) -> String {
-    let Ok(mut conn) = TcpStream::connect(("127.0.0.1", port)) else {
-        return String::new();
-    };
-    let _ = write!(
-        conn,
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    );
-    let mut text = String::new();
-    let _ = conn.read_to_string(&mut text);
-    text
-}
 
 #[test]
 #[cfg_attr(
@@ -86,7 +71,7 @@ fn hostile_records_are_counted_and_the_stream_goes_on() {
             "the record after the hostile ones never came out ({} lines out):\n{}\n{}",
             line_count(&out),
             forwarder.log_text(),
-            metrics_text(port)
+            http_get(port, "/metrics")
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -98,14 +83,9 @@ fn hostile_records_are_counted_and_the_stream_goes_on() {
             .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
             .sum()
     };
-    let text = metrics_text(port);
+    let text = http_get(port, "/metrics");
     // The forwarder's own peak memory (VmHWM is per process image, not inherited).
-    let peak_kib: u64 = std::fs::read_to_string(format!("/proc/{}/status", forwarder.child.id()))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0);
+    let peak_kib = proc_status_kib(forwarder.child.id(), "VmHWM").unwrap_or(0);
     let log_path = forwarder.log.clone();
     // Exit code 1: stopped cleanly, having seen input problems.
     let code = forwarder.terminate();

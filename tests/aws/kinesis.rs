@@ -221,31 +221,7 @@ fn kill_dash_nine_loses_nothing() {
         ck.to_str().unwrap(),
     ];
     let log = dir.path().join("log");
-    // A producer: 120 records of 25 events (3,000), over the whole test.
-    let producer_stream = stream.clone();
-    let producer = std::thread::spawn(move || {
-        let rt = runtime();
-        let kinesis = aws_sdk_kinesis::Client::new(&sdk_config());
-        let mut ids = BTreeSet::new();
-        for record in 0..120 {
-            let batch: Vec<String> = (0..25).map(|i| format!("k-{record}-{i}")).collect();
-            ids.extend(batch.iter().cloned());
-            rt.block_on(put(
-                &kinesis,
-                &producer_stream,
-                &record.to_string(),
-                audit_envelope("c", &batch),
-            ));
-            std::thread::sleep(Duration::from_millis(30));
-        }
-        ids
-    });
-    for _ in 0..10 {
-        let forwarder = Forwarder::start(&args, &log);
-        std::thread::sleep(Duration::from_millis(300 + fastrand::u64(0..500)));
-        forwarder.kill9();
-    }
-    let put_ids = producer.join().unwrap();
+    let put_ids = produce_while_killing(&stream, "k", &args, &log);
     let forwarder = Forwarder::start(&args, &log);
     wait_until(Duration::from_secs(90), || {
         audit_ids(&out).len() >= put_ids.len()

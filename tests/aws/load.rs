@@ -5,16 +5,6 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
-/// Resident set size of `pid`, in KiB.
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-}
-
 #[test]
 #[cfg_attr(
     not(has_moto),
@@ -73,7 +63,7 @@ fn rss_stays_flat_at_2000_events_per_second_with_1_mib_events() {
         ));
         tick += 1;
         if start.elapsed() > Duration::from_secs(3) {
-            peak_after_warmup = peak_after_warmup.max(rss_kib(pid).unwrap_or(0));
+            peak_after_warmup = peak_after_warmup.max(proc_status_kib(pid, "VmRSS").unwrap_or(0));
         }
         let next = Duration::from_millis(100 * tick);
         if let Some(wait) = next.checked_sub(start.elapsed()) {

@@ -407,3 +407,63 @@ pub async fn put_messages(
         output.rejected_log_events_info()
     );
 }
+
+/// A field of `/proc/<pid>/status` in KiB (`VmRSS` now, `VmHWM` the peak so far).
+pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// A raw GET on 127.0.0.1; the whole response (empty if nothing answers).
+pub fn http_get(port: u16, path: &str) -> String {
+    use std::io::Read;
+    let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = write!(
+        conn,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
+    let mut text = String::new();
+    let _ = conn.read_to_string(&mut text);
+    text
+}
+
+/// The crash test's stream: a producer puts 120 records of 25 events (`<prefix>-R-I`)
+/// on `stream` while a forwarder started with `args` is killed with `kill -9` ten times
+/// at random moments; the auditIDs put.
+pub fn produce_while_killing(
+    stream: &str,
+    prefix: &str,
+    args: &[&str],
+    log: &Path,
+) -> std::collections::BTreeSet<String> {
+    let (stream, prefix) = (stream.to_string(), prefix.to_string());
+    let producer = std::thread::spawn(move || {
+        let rt = runtime();
+        let kinesis = aws_sdk_kinesis::Client::new(&sdk_config());
+        let mut ids = std::collections::BTreeSet::new();
+        for record in 0..120 {
+            let batch: Vec<String> = (0..25).map(|i| format!("{prefix}-{record}-{i}")).collect();
+            ids.extend(batch.iter().cloned());
+            rt.block_on(put(
+                &kinesis,
+                &stream,
+                &record.to_string(),
+                audit_envelope("c", &batch),
+            ));
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        ids
+    });
+    for _ in 0..10 {
+        let forwarder = Forwarder::start(args, log);
+        std::thread::sleep(Duration::from_millis(300 + fastrand::u64(0..500)));
+        forwarder.kill9();
+    }
+    producer.join().unwrap()
+}
