@@ -408,12 +408,28 @@ pub struct EventView<'a> {
     payload: &'a [u8],
     index: TopIndex,
     time_ns: u64,
-    /// `requestObject` members, indexed on first use: many fields read one of them, and
-    /// looking for an absent one (`data` on a pod) means scanning the whole object.
-    request: std::cell::OnceCell<Option<[Option<Json<'a>>; REQUEST_KEYS.len()]>>,
-    /// `requestObject.spec` members, indexed on first use: pod and service fields all
-    /// start there.
-    spec: std::cell::OnceCell<Option<SpecIndex<'a>>>,
+    /// The nested indexes, built on first use. Borrowed when the caller keeps them across
+    /// views of the same payload (the plugin: Falco asks for one field per call).
+    nested: std::borrow::Cow<'a, NestedIndex>,
+}
+
+/// A member's place in the payload: (offset, length).
+type Span = (u32, u32);
+
+/// The nested members fields read, indexed on first use and kept as offsets, so that they
+/// can outlive one [`EventView`] of the payload they were built from.
+///
+/// `requestObject` members: many fields read one of them, and looking for an absent one
+/// (`data` on a pod) means scanning the whole object. `requestObject.spec` members: pod
+/// and service fields all start there. Each cell holds `None` when its parent is not an
+/// object (the index cannot answer then).
+///
+/// Only valid for the payload it was filled from: whoever keeps one across views must
+/// reset it ([`NestedIndex::default`]) when the payload changes.
+#[derive(Debug, Clone, Default)]
+pub struct NestedIndex {
+    request: std::cell::OnceCell<Option<[Option<Span>; REQUEST_KEYS.len()]>>,
+    spec: std::cell::OnceCell<Option<[Option<Span>; SPEC_KEYS.len()]>>,
 }
 
 /// Members of `requestObject` that fields read.
@@ -436,11 +452,6 @@ const SPEC_KEYS: [&str; 13] = [
     "tls",
 ];
 
-#[derive(Debug, Clone)]
-struct SpecIndex<'a> {
-    members: [Option<Json<'a>>; SPEC_KEYS.len()],
-}
-
 impl<'a> EventView<'a> {
     /// Indexes a compact, validated payload.
     pub fn new(payload: &'a [u8], time_ns: u64) -> Self {
@@ -453,9 +464,38 @@ impl<'a> EventView<'a> {
             payload,
             index,
             time_ns,
-            request: std::cell::OnceCell::new(),
-            spec: std::cell::OnceCell::new(),
+            nested: std::borrow::Cow::Owned(NestedIndex::default()),
         }
+    }
+
+    /// Reuses the indexes built earlier for the same payload, and fills `nested` for the
+    /// next view as fields are read.
+    pub fn with_indexes(
+        payload: &'a [u8],
+        index: TopIndex,
+        nested: &'a NestedIndex,
+        time_ns: u64,
+    ) -> Self {
+        Self {
+            payload,
+            index,
+            time_ns,
+            nested: std::borrow::Cow::Borrowed(nested),
+        }
+    }
+
+    fn span_of(&self, value: Json<'a>) -> Span {
+        let raw = value.raw();
+        (offset_in(self.payload, raw) as u32, raw.len() as u32)
+    }
+
+    fn at(&self, (start, len): Span) -> Json<'a> {
+        let start = start as usize;
+        Json::new(&self.payload[start..start + len as usize])
+    }
+
+    fn spans<const N: usize>(&self, members: [Option<Json<'a>>; N]) -> [Option<Span>; N] {
+        members.map(|m| m.map(|v| self.span_of(v)))
     }
 
     /// `requestObject.<key>` from the per-event index: `None` when the index cannot
@@ -463,27 +503,33 @@ impl<'a> EventView<'a> {
     /// the member is absent.
     pub fn request_member(&self, key: &str) -> Option<Option<Json<'a>>> {
         let slot = REQUEST_KEYS.iter().position(|k| *k == key)?;
-        let members = self.request.get_or_init(|| {
-            let request = self
-                .top(Top::RequestObject)
-                .filter(|r| r.kind() == Kind::Object)?;
-            Some(request.pick(REQUEST_KEYS))
-        });
-        Some(members.as_ref()?[slot])
+        let members = self.request_spans()?;
+        Some(members[slot].map(|span| self.at(span)))
+    }
+
+    fn request_spans(&self) -> Option<&[Option<Span>; REQUEST_KEYS.len()]> {
+        self.nested
+            .request
+            .get_or_init(|| {
+                let request = self
+                    .top(Top::RequestObject)
+                    .filter(|r| r.kind() == Kind::Object)?;
+                Some(self.spans(request.pick(REQUEST_KEYS)))
+            })
+            .as_ref()
     }
 
     /// The spec index, when `requestObject` and its `spec` are objects (only then is a
     /// member lookup the same as fastjson's walk, which indexes arrays by number).
-    fn spec_index(&self) -> Option<&SpecIndex<'a>> {
-        self.spec
+    fn spec_spans(&self) -> Option<&[Option<Span>; SPEC_KEYS.len()]> {
+        self.nested
+            .spec
             .get_or_init(|| {
                 let spec = self.request_member("spec")??;
                 if spec.kind() != Kind::Object {
                     return None;
                 }
-                Some(SpecIndex {
-                    members: spec.pick(SPEC_KEYS),
-                })
+                Some(self.spans(spec.pick(SPEC_KEYS)))
             })
             .as_ref()
     }
@@ -493,7 +539,7 @@ impl<'a> EventView<'a> {
     /// when the member is absent.
     pub fn spec_member(&self, key: &str) -> Option<Option<Json<'a>>> {
         let slot = SPEC_KEYS.iter().position(|k| *k == key)?;
-        Some(self.spec_index()?.members[slot])
+        Some(self.spec_spans()?[slot].map(|span| self.at(span)))
     }
 
     /// Go fastjson's `Get(path...)` from the root: object members by name, array
@@ -501,12 +547,12 @@ impl<'a> EventView<'a> {
     /// per-event index.
     pub fn lookup(&self, path: &[&[u8]]) -> Option<Json<'a>> {
         if let [b"requestObject", b"spec", key, rest @ ..] = path
-            && let Some(spec) = self.spec_index()
+            && let Some(spec) = self.spec_spans()
             && let Some(slot) = SPEC_KEYS.iter().position(|k| k.as_bytes() == *key)
         {
             return rest
                 .iter()
-                .try_fold(spec.members[slot]?, |v, k| v.get_go(k));
+                .try_fold(self.at(spec[slot]?), |v, k| v.get_go(k));
         }
         if let [b"requestObject", key, rest @ ..] = path
             && let Ok(key) = std::str::from_utf8(key)

@@ -30,7 +30,7 @@ use falco_plugin::tables::TablesInput;
 use falco_plugin::{FailureReason, extract_plugin, plugin, source_plugin};
 
 use crate::decode::{DecodeErrorKind, DecodeStats, InputDecoder, read_path};
-use crate::event::{EventView, TopIndex};
+use crate::event::{EventView, NestedIndex, TopIndex};
 use crate::fields::{Arg, FieldId, Value, extract};
 use crate::sources::metrics::Metrics as SourceMetrics;
 use crate::sources::{SourceSpec, parse_open_params};
@@ -85,7 +85,7 @@ fn install_panic_hook() {
 
 /// A C string of `bytes`, cut at the first NUL as C would read it.
 fn c_string(bytes: &[u8]) -> CString {
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    let end = memchr::memchr(0, bytes).unwrap_or(bytes.len());
     CString::new(&bytes[..end]).unwrap_or_default()
 }
 
@@ -105,6 +105,8 @@ struct ExtractCache {
     copied: bool,
     payload: Vec<u8>,
     index: TopIndex,
+    /// The nested indexes, filled as fields are read and kept for the event's next call.
+    nested: NestedIndex,
     time_ns: u64,
     /// Root members recorded while validating (reused buffer).
     members: Vec<crate::json::Member>,
@@ -437,6 +439,7 @@ impl K8sAuditEks {
         if !hit {
             // Invalidated first, so a failure below never leaves a stale hit behind.
             cache.event_number = 0;
+            cache.nested = NestedIndex::default();
             let mut members = std::mem::take(&mut cache.members);
             let compact = crate::json::compact_members(data, &mut members);
             let result = match compact {
@@ -466,25 +469,29 @@ impl K8sAuditEks {
             cache.time_ns = event.metadata.ts;
         }
         let payload: &'s [u8] = if cache.copied { &cache.payload } else { data };
-        Ok(EventView::with_index(payload, cache.index, cache.time_ns))
+        Ok(EventView::with_indexes(
+            payload,
+            cache.index,
+            &cache.nested,
+            cache.time_ns,
+        ))
     }
 
-    fn extract_value(
+    /// Extracts `field` from the event of `req` and hands the value to `convert`, which
+    /// makes the C strings the SDK copies out (one allocation per value, nothing else).
+    fn extract_with<T>(
         &mut self,
         req: ExtractRequest<Self>,
         field: FieldId,
         arg: Arg<'_>,
-    ) -> Result<Option<Vec<CString>>, Error> {
+        convert: impl FnOnce(Option<Value<'_>>) -> T,
+    ) -> Result<T, Error> {
         guard("extract_fields", || {
             if self.panic_at == Some(PanicPoint::Extract) {
                 panic!("injected panic in extract");
             }
             let view = self.view(&req)?;
-            let value = extract(&view, field, arg)?;
-            Ok(value.map(|v| match v {
-                Value::One(s) => vec![c_string(&s)],
-                Value::List(items) => items.iter().map(|s| c_string(s)).collect(),
-            }))
+            Ok(convert(extract(&view, field, arg)?))
         })
     }
 
@@ -494,9 +501,9 @@ impl K8sAuditEks {
         field: FieldId,
         arg: Arg<'_>,
     ) -> Result<Option<CString>, Error> {
-        Ok(self
-            .extract_value(req, field, arg)?
-            .and_then(|mut v| v.pop()))
+        self.extract_with(req, field, arg, |value| {
+            value.and_then(|v| v.as_slice().last().map(|s| c_string(s)))
+        })
     }
 
     fn extract_list(
@@ -505,7 +512,11 @@ impl K8sAuditEks {
         field: FieldId,
         arg: Arg<'_>,
     ) -> Result<Vec<CString>, Error> {
-        Ok(self.extract_value(req, field, arg)?.unwrap_or_default())
+        self.extract_with(req, field, arg, |value| {
+            value.map_or_else(Vec::new, |v| {
+                v.as_slice().iter().map(|s| c_string(s)).collect()
+            })
+        })
     }
 }
 
