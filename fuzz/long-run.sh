@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The long fuzz runs of fuzz/README.md: each target given, one after the other, runs until
+# its libFuzzer process has used CPU_MINUTES of CPU time (user + system, read from
+# /proc), not wall time, so that a run sharing the machine with builds still gets its full
+# budget. The runs are niced (the machine stays usable) and use a generous -timeout for
+# the same reason; a crash, hang, leak or out-of-memory stops the run with libFuzzer's
+# report and the input in fuzz/artifacts/<target>/.
+#
+#   fuzz/long-run.sh CPU_MINUTES TARGET...     # e.g. fuzz/long-run.sh 30 decode_record json
+#
+# Needs a built fuzz/target (`cargo +nightly fuzz build --sanitizer address`) and the
+# corpora (fuzz/seed.sh). Prints one summary line per target; logs are in
+# $TMPDIR/eksaudit-fuzz-long/<target>.log.
+set -euo pipefail
+cd "$(dirname "$0")"
+if [ $# -lt 2 ]; then
+    echo "usage: $0 CPU_MINUTES TARGET..." >&2
+    exit 2
+fi
+budget_ticks=$(($1 * 60 * $(getconf CLK_TCK)))
+shift
+logs="${TMPDIR:-/tmp}/eksaudit-fuzz-long"
+mkdir -p "$logs"
+triple="$(rustc -vV | sed -n 's/^host: //p')"
+
+max_len() {
+    case "$1" in
+        decode_record|decode_stream|kinesis_records|rules_load) echo 65536 ;;
+        json|fields|log_event|condition) echo 16384 ;;
+        *) echo 4096 ;;
+    esac
+}
+
+# utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat; the
+# command name in field 2 holds no spaces here).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+for target in "$@"; do
+    binary="target/$triple/release/$target"
+    if [ ! -x "$binary" ]; then
+        echo "$binary is missing: build the targets first" >&2
+        exit 2
+    fi
+    mkdir -p "corpus/$target" "artifacts/$target"
+    log="$logs/$target.log"
+    start=$(date +%s)
+    nice -n 19 "$binary" "corpus/$target" "regressions/$target" \
+        -artifact_prefix="artifacts/$target/" -max_len="$(max_len "$target")" \
+        -timeout=60 -rss_limit_mb=2048 -malloc_limit_mb=128 -print_final_stats=1 \
+        >"$log" 2>&1 &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        ticks=$(cpu_ticks "$pid")
+        if [ "$ticks" -ge "$budget_ticks" ]; then
+            kill -INT "$pid"
+            break
+        fi
+        sleep 5
+    done
+    status=0
+    wait "$pid" || status=$?
+    wall=$(($(date +%s) - start))
+    # libFuzzer exits 72 after SIGINT with its final stats; anything else is a finding.
+    stats=$(grep -E '^#[0-9]+ ' "$log" | tail -n 1 | cut -c1-120)
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -n 1)
+    if [ "$status" -ne 0 ] && [ "$status" -ne 72 ] && ! grep -q 'run interrupted' "$log"; then
+        echo "$target: FAILED (exit $status) after ${wall} s wall; see $log and artifacts/$target/"
+        tail -n 40 "$log" >&2
+        exit 1
+    fi
+    echo "$target: ${wall} s wall, $((ticks / $(getconf CLK_TCK))) s CPU, ${execs:-?} execs, peak ${rss:-?} MiB, last: ${stats}"
+done
