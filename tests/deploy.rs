@@ -691,7 +691,7 @@ fn iam_policies_match_the_api_calls_the_code_makes() {
             &["cloudwatchlogs"],
         ),
         ("s3-history-reader.json", &["src/sources/s3.rs"], &["s3"]),
-        ("sns-alerts.json", &["src/forward/alerts.rs"], &["sns"]),
+        ("sns-alerts.json", &["src/forward/sns.rs"], &["sns"]),
         (
             "onboarding-operator.json",
             &["src/aws/setup.rs", "src/aws/check.rs", "src/aws/onboard.rs"],

@@ -24,7 +24,34 @@ pub mod alerts;
 pub mod config;
 pub mod metrics;
 pub mod sink;
+#[cfg(feature = "aws")]
+mod sns;
 pub mod webhook;
+
+/// Without the `aws` feature there is no SNS publisher: an `sns://` alert target parses,
+/// and is refused when the sink opens.
+#[cfg(not(feature = "aws"))]
+mod sns {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    use anyhow::{Result, bail};
+
+    use super::sink::SinkStats;
+    use crate::rules::Alert;
+
+    pub(super) enum SnsPublisher {}
+
+    impl SnsPublisher {
+        pub(super) fn new(_topic: &str, _stop: Arc<AtomicBool>) -> Result<Self> {
+            bail!("sns:// alert targets need eksaudit built with the `aws` feature (the default)")
+        }
+
+        pub(super) fn publish(&self, _: &Alert, _: &str, _: &mut SinkStats) -> Result<()> {
+            match *self {}
+        }
+    }
+}
 
 use sink::{Sink, SinkSpec, SinkStats};
 

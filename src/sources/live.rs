@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::checkpoint::State;
 use crate::decode::{DecodeOptions, read_path};
-use crate::sources::kinesis;
+use crate::sources::budget::Budget;
 use crate::sources::metrics::Metrics;
 use crate::sources::{Batch, Commit, SourceMessage, SourceSpec};
 
@@ -109,7 +109,7 @@ impl LiveSources {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut sources = Vec::new();
         let mut tasks = Vec::new();
-        let budget = crate::sources::budget::Budget::new(options.budget_bytes);
+        let budget = Budget::new(options.budget_bytes);
         for (index, spec) in specs.iter().enumerate() {
             let key = spec.key();
             let metrics = Arc::new(Metrics::default());
@@ -122,102 +122,18 @@ impl LiveSources {
                     runtime.spawn_blocking(move || replay_file(index, partition, decoder, out));
                     None
                 }
-                SourceSpec::S3(s3_spec) => {
-                    let region = s3_spec.region.clone().or(options.region.clone());
-                    let sdk = runtime.block_on(crate::aws::sdk_config(
-                        region.as_deref(),
-                        options.profile.as_deref(),
-                        s3_spec.assume_role.as_ref(),
-                    ));
-                    let context = crate::sources::s3::Context {
-                        source: index,
-                        spec: (**s3_spec).clone(),
-                        sdk,
-                        decode: options.decode.clone(),
-                        checkpoints: checkpoints.source(&key),
-                        out: tx.clone(),
-                        shutdown: shutdown_rx.clone(),
-                        metrics: metrics.clone(),
-                        budget: budget.clone(),
-                    };
-                    let task = crate::sources::s3::run(context);
-                    tasks.push(supervise(&runtime, index, &tx, task, options));
-                    None
-                }
-                SourceSpec::Kinesis(kinesis_spec) => {
-                    let (commit_tx, commit_rx) = mpsc::unbounded_channel();
-                    let checkpoints = if kinesis_spec.lease_table.is_some() {
-                        Default::default()
-                    } else {
-                        checkpoints.source(&key)
-                    };
-                    let kinesis_spec = kinesis_spec.clone();
-                    let budget = budget.clone();
-                    let (options, out, shutdown, metrics) = (
-                        options.clone(),
-                        tx.clone(),
-                        shutdown_rx.clone(),
-                        metrics.clone(),
-                    );
-                    let region = kinesis_spec.region.clone().or(options.region.clone());
-                    let sdk = runtime.block_on(async {
-                        let sdk = crate::aws::sdk_config(
-                            region.as_deref(),
-                            options.profile.as_deref(),
-                            kinesis_spec.assume_role.as_ref(),
-                        )
-                        .await;
-                        tokio::time::timeout(
-                            Duration::from_secs(30),
-                            kinesis::preflight(&kinesis_spec, &sdk),
-                        )
-                        .await
-                        .unwrap_or_else(|_| {
-                            tracing::warn!(stream = %kinesis_spec.stream_name, "The stream could not be checked within 30 s; reading anyway.");
-                            Ok(())
-                        })
-                        .map(|()| sdk)
-                    });
-                    let sdk = sdk.map_err(anyhow::Error::msg)?;
-                    let inject = options.clone();
-                    tasks.push(supervise(
-                        &runtime,
-                        index,
-                        &tx,
-                        async move {
-                            kinesis::run(kinesis::Context {
-                                source: index,
-                                spec: *kinesis_spec,
-                                sdk,
-                                decode: options.decode.clone(),
-                                checkpoints,
-                                out,
-                                commits: commit_rx,
-                                shutdown,
-                                metrics,
-                                worker_id: options.worker_id.clone(),
-                                budget,
-                            })
-                            .await;
-                        },
-                        &inject,
-                    ));
-                    Some(commit_tx)
-                }
-                SourceSpec::CloudWatch(cloudwatch_spec) => {
-                    let (task, commit_tx) = crate::sources::cloudwatch::start(
-                        &runtime,
-                        index,
-                        cloudwatch_spec,
-                        checkpoints.source(&key),
+                aws => {
+                    let host = Host {
+                        runtime: &runtime,
                         options,
-                        tx.clone(),
-                        shutdown_rx.clone(),
-                        metrics.clone(),
-                    )
-                    .map_err(anyhow::Error::msg)?;
-                    tasks.push(watch_for_panic(&runtime, index, &tx, task));
-                    Some(commit_tx)
+                        checkpoints,
+                        out: &tx,
+                        shutdown: &shutdown_rx,
+                        budget: &budget,
+                    };
+                    let (task, commits) = start_aws(&host, index, aws, &key, &metrics)?;
+                    tasks.push(task);
+                    commits
                 }
             };
             sources.push(Running {
@@ -327,6 +243,143 @@ impl Drop for LiveSources {
     }
 }
 
+/// The pieces of [`LiveSources::start`] a source starts with.
+#[cfg_attr(
+    not(feature = "aws"),
+    allow(dead_code, reason = "read by the AWS sources only")
+)]
+struct Host<'a> {
+    runtime: &'a Runtime,
+    options: &'a LiveOptions,
+    checkpoints: &'a State,
+    out: &'a mpsc::Sender<SourceMessage>,
+    shutdown: &'a watch::Receiver<bool>,
+    budget: &'a Budget,
+}
+
+/// Starts a `kinesis://`, `cloudwatch://` or `s3://` source: its supervised main task,
+/// and where its commits go.
+#[cfg(feature = "aws")]
+fn start_aws(
+    host: &Host<'_>,
+    index: usize,
+    spec: &SourceSpec,
+    key: &str,
+    metrics: &Arc<Metrics>,
+) -> Result<(JoinHandle<()>, Option<mpsc::UnboundedSender<Commit>>)> {
+    use crate::sources::{cloudwatch, kinesis, s3};
+    let options = host.options;
+    Ok(match spec {
+        SourceSpec::S3(s3_spec) => {
+            let region = s3_spec.region.clone().or(options.region.clone());
+            let sdk = host.runtime.block_on(crate::aws::sdk_config(
+                region.as_deref(),
+                options.profile.as_deref(),
+                s3_spec.assume_role.as_ref(),
+            ));
+            let context = s3::Context {
+                source: index,
+                spec: (**s3_spec).clone(),
+                sdk,
+                decode: options.decode.clone(),
+                checkpoints: host.checkpoints.source(key),
+                out: host.out.clone(),
+                shutdown: host.shutdown.clone(),
+                metrics: metrics.clone(),
+                budget: host.budget.clone(),
+            };
+            let task = s3::run(context);
+            (
+                supervise(host.runtime, index, host.out, task, options),
+                None,
+            )
+        }
+        SourceSpec::Kinesis(kinesis_spec) => {
+            let (commit_tx, commit_rx) = mpsc::unbounded_channel();
+            let checkpoints = if kinesis_spec.lease_table.is_some() {
+                Default::default()
+            } else {
+                host.checkpoints.source(key)
+            };
+            let kinesis_spec = kinesis_spec.clone();
+            let region = kinesis_spec.region.clone().or(options.region.clone());
+            let sdk = host.runtime.block_on(async {
+                let sdk = crate::aws::sdk_config(
+                    region.as_deref(),
+                    options.profile.as_deref(),
+                    kinesis_spec.assume_role.as_ref(),
+                )
+                .await;
+                tokio::time::timeout(
+                    Duration::from_secs(30),
+                    kinesis::preflight(&kinesis_spec, &sdk),
+                )
+                .await
+                .unwrap_or_else(|_| {
+                    tracing::warn!(stream = %kinesis_spec.stream_name, "The stream could not be checked within 30 s; reading anyway.");
+                    Ok(())
+                })
+                .map(|()| sdk)
+            });
+            let sdk = sdk.map_err(anyhow::Error::msg)?;
+            let context = kinesis::Context {
+                source: index,
+                spec: *kinesis_spec,
+                sdk,
+                decode: options.decode.clone(),
+                checkpoints,
+                out: host.out.clone(),
+                commits: commit_rx,
+                shutdown: host.shutdown.clone(),
+                metrics: metrics.clone(),
+                worker_id: options.worker_id.clone(),
+                budget: host.budget.clone(),
+            };
+            let task = kinesis::run(context);
+            (
+                supervise(host.runtime, index, host.out, task, options),
+                Some(commit_tx),
+            )
+        }
+        SourceSpec::CloudWatch(cloudwatch_spec) => {
+            let (task, commit_tx) = cloudwatch::start(
+                host.runtime,
+                index,
+                cloudwatch_spec,
+                host.checkpoints.source(key),
+                options,
+                host.out.clone(),
+                host.shutdown.clone(),
+                metrics.clone(),
+            )
+            .map_err(anyhow::Error::msg)?;
+            (
+                watch_for_panic(host.runtime, index, host.out, task),
+                Some(commit_tx),
+            )
+        }
+        SourceSpec::File(_) => anyhow::bail!("{key} is not an AWS source"),
+    })
+}
+
+/// Without the `aws` feature, an AWS source is refused when it is opened.
+#[cfg(not(feature = "aws"))]
+fn start_aws(
+    _: &Host<'_>,
+    _: usize,
+    spec: &SourceSpec,
+    _: &str,
+    _: &Arc<Metrics>,
+) -> Result<(JoinHandle<()>, Option<mpsc::UnboundedSender<Commit>>)> {
+    let scheme = match spec {
+        SourceSpec::Kinesis(_) => "kinesis",
+        SourceSpec::CloudWatch(_) => "cloudwatch",
+        SourceSpec::S3(_) => "s3",
+        SourceSpec::File(_) => "file",
+    };
+    anyhow::bail!("{scheme}:// sources need eksaudit built with the `aws` feature (the default)")
+}
+
 /// Reads a file source to its end on a blocking thread.
 fn replay_file(
     source: usize,
@@ -361,6 +414,7 @@ fn replay_file(
 /// Spawns a source's task so that a panic in it cannot end the source in silence: the
 /// host gets a [`SourceMessage::Failed`] naming the panic (Falco's `next_batch` returns
 /// it as an error; the forwarder logs it and exits non-zero), never a stalled stream.
+#[cfg(feature = "aws")]
 fn supervise(
     runtime: &Runtime,
     source: usize,
@@ -379,6 +433,7 @@ fn supervise(
 }
 
 /// Waits for `task`; if it panicked, tells the host the source failed, and why.
+#[cfg(feature = "aws")]
 fn watch_for_panic(
     runtime: &Runtime,
     source: usize,
@@ -405,4 +460,29 @@ fn watch_for_panic(
             })
             .await;
     })
+}
+
+#[cfg(all(test, not(feature = "aws")))]
+mod tests {
+    use super::*;
+    use crate::sources::parse_open_params;
+
+    #[test]
+    fn aws_sources_are_refused_without_the_aws_feature() {
+        for (params, scheme) in [
+            ("kinesis://eks-audit", "kinesis"),
+            ("cloudwatch:///aws/eks/prod/cluster", "cloudwatch"),
+            ("s3://bucket/AWSLogs/", "s3"),
+        ] {
+            let spec = parse_open_params(params).unwrap();
+            let error = LiveSources::start(&[spec], &State::default(), &LiveOptions::default())
+                .unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "{scheme}:// sources need eksaudit built with the `aws` feature (the default)"
+                )
+            );
+        }
+    }
 }

@@ -60,18 +60,6 @@ impl Metrics {
         counter.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn set_lag(&self, shard: &str, millis: i64) {
-        if let Ok(mut lag) = self.lag.lock() {
-            lag.insert(shard.to_string(), millis);
-        }
-    }
-
-    pub(crate) fn clear_lag(&self, shard: &str) {
-        if let Ok(mut lag) = self.lag.lock() {
-            lag.remove(shard);
-        }
-    }
-
     /// MillisBehindLatest per shard being read.
     pub fn lag(&self) -> BTreeMap<String, i64> {
         self.lag.lock().map(|l| l.clone()).unwrap_or_default()
@@ -91,6 +79,22 @@ impl Metrics {
     pub fn add_decode_stats(&self, stats: &DecodeStats) {
         if let Ok(mut total) = self.decode.lock() {
             total.add(stats);
+        }
+    }
+}
+
+/// The lag the AWS sources report (per shard, per log group).
+#[cfg(feature = "aws")]
+impl Metrics {
+    pub(crate) fn set_lag(&self, shard: &str, millis: i64) {
+        if let Ok(mut lag) = self.lag.lock() {
+            lag.insert(shard.to_string(), millis);
+        }
+    }
+
+    pub(crate) fn clear_lag(&self, shard: &str) {
+        if let Ok(mut lag) = self.lag.lock() {
+            lag.remove(shard);
         }
     }
 }

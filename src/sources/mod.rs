@@ -6,6 +6,9 @@
 //! the position it ends at, to the host through a bounded channel ([`live::LiveSources`]).
 //! The host hands the events on (to Falco, or to sinks) and then commits the position;
 //! only committed positions are checkpointed, so a crash loses nothing.
+//!
+//! The AWS sources (`kinesis`, `s3`, the polling half of [`cloudwatch`]) need the `aws`
+//! feature; their specs parse without it, and opening one then fails with a message.
 
 use std::sync::Arc;
 
@@ -13,9 +16,11 @@ use crate::event::AuditEvent;
 
 pub mod budget;
 pub mod cloudwatch;
+#[cfg(feature = "aws")]
 pub mod kinesis;
 pub mod live;
 pub mod metrics;
+#[cfg(feature = "aws")]
 pub mod s3;
 pub mod spec;
 
