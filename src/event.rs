@@ -50,6 +50,11 @@ impl AuditEvent {
         self.time_ns
     }
 
+    /// The top-level index built while decoding.
+    pub fn index(&self) -> TopIndex {
+        self.index
+    }
+
     /// A navigable view for field extraction.
     pub fn view(&self) -> EventView<'_> {
         EventView::with_index(&self.payload, self.index, self.time_ns)

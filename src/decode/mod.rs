@@ -623,12 +623,10 @@ fn maybe_gunzip<'a, R: Read + Send + 'a>(
     reader: R,
 ) -> io::Result<(Box<dyn Read + Send + 'a>, bool)> {
     let reader = Magic::read(reader)?;
-    let gzip = reader.head[..reader.len] == [0x1f, 0x8b];
-    let buffered = BufReader::with_capacity(64 * 1024, reader);
-    if gzip {
-        Ok((Box::new(flate2::read::MultiGzDecoder::new(buffered)), true))
+    if reader.head[..reader.len] == [0x1f, 0x8b] {
+        Ok((Box::new(inflate::MemberGunzip::new(reader)), true))
     } else {
-        Ok((Box::new(buffered), false))
+        Ok((Box::new(BufReader::with_capacity(64 * 1024, reader)), false))
     }
 }
 

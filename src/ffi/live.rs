@@ -15,6 +15,7 @@ use falco_plugin::base::{Metric, MetricLabel, MetricType, MetricValue};
 use falco_plugin::source::EventBatch;
 
 use super::config::PluginConfig;
+use super::handed::Handed;
 use super::{MAX_BATCH_BYTES, add_event};
 use crate::checkpoint::{CheckpointFile, State};
 use crate::decode::DecodeStats;
@@ -106,10 +107,11 @@ impl LiveInstance {
 
     /// Commits what Falco consumed, then adds up to `max_events` events; returns how
     /// many, and the decoding counters so far.
-    pub fn next_batch(
+    pub(super) fn next_batch(
         &mut self,
         batch: &mut EventBatch,
         max_events: usize,
+        handed: &mut Handed,
     ) -> Result<(usize, DecodeStats), Error> {
         self.commit_handed()?;
         let (mut added, mut bytes) = (0usize, 0usize);
@@ -132,6 +134,7 @@ impl LiveInstance {
             while *offset < current.events.len() && added < max_events && bytes < MAX_BATCH_BYTES {
                 let event = &current.events[*offset];
                 add_event(batch, event.payload(), event.time_ns())?;
+                handed.push(event.clone());
                 *offset += 1;
                 added += 1;
                 bytes += event.payload().len();

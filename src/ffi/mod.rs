@@ -37,8 +37,10 @@ use crate::sources::{SourceSpec, parse_open_params};
 
 pub mod config;
 mod fields;
+mod handed;
 mod live;
 
+use handed::Handed;
 use live::LiveInstance;
 
 use config::{InitConfig, PluginConfig};
@@ -151,6 +153,8 @@ pub struct K8sAuditEks {
     closed_stats: DecodeStats,
     open_stats: DecodeStats,
     cache: ExtractCache,
+    /// The last batch's events, so the extractor need not validate them again.
+    handed: Handed,
     open_params_buf: CString,
     panic_at: Option<PanicPoint>,
     /// Counters of the open live source (Kinesis), if any.
@@ -186,6 +190,7 @@ impl Plugin for K8sAuditEks {
                 closed_stats: DecodeStats::default(),
                 open_stats: DecodeStats::default(),
                 cache: ExtractCache::default(),
+                handed: Handed::default(),
                 open_params_buf: CString::default(),
                 panic_at: None,
                 source_metrics: None,
@@ -272,8 +277,12 @@ impl SourcePluginInstance for Instance {
                 if plugin.panic_at == Some(PanicPoint::NextBatch) {
                     panic!("injected panic in next_batch");
                 }
-                let (added, stats) =
-                    live.next_batch(batch, plugin.config.max_batch_events as usize)?;
+                plugin.handed.clear();
+                let (added, stats) = live.next_batch(
+                    batch,
+                    plugin.config.max_batch_events as usize,
+                    &mut plugin.handed,
+                )?;
                 plugin.open_stats = stats;
                 match (added, live.finished()) {
                     (0, true) => Err(anyhow!("end of input").context(FailureReason::Eof)),
@@ -294,7 +303,12 @@ impl Replay {
         if self.panic_at == Some(PanicPoint::NextBatch) {
             panic!("injected panic in next_batch");
         }
-        let (added, more) = self.fill(batch, plugin.config.max_batch_events as usize)?;
+        plugin.handed.clear();
+        let (added, more) = self.fill(
+            batch,
+            plugin.config.max_batch_events as usize,
+            &mut plugin.handed,
+        )?;
         plugin.open_stats = self.decoder.stats();
         match (added, more) {
             (0, true) => Err(anyhow!("no event yet").context(FailureReason::Timeout)),
@@ -304,7 +318,12 @@ impl Replay {
     }
 
     /// Adds up to `max_events` events; returns how many, and whether input remains.
-    fn fill(&mut self, batch: &mut EventBatch, max_events: usize) -> Result<(usize, bool), Error> {
+    fn fill(
+        &mut self,
+        batch: &mut EventBatch,
+        max_events: usize,
+        handed: &mut Handed,
+    ) -> Result<(usize, bool), Error> {
         let (mut added, mut bytes, mut errors) = (0, 0, 0);
         while added < max_events && bytes < MAX_BATCH_BYTES && errors < MAX_ERRORS_PER_BATCH {
             match self.decoder.next() {
@@ -313,6 +332,7 @@ impl Replay {
                     add_event(batch, payload, decoded.event.time_ns())?;
                     added += 1;
                     bytes += payload.len();
+                    handed.push(decoded.event);
                 }
                 // Already counted and logged by the decoder.
                 Some(Err(_)) => errors += 1,
@@ -440,6 +460,20 @@ impl K8sAuditEks {
             // Invalidated first, so a failure below never leaves a stale hit behind.
             cache.event_number = 0;
             cache.nested = NestedIndex::default();
+            if let Some(index) = self.handed.index_of(data) {
+                // Byte for byte an event this plugin decoded: valid, compact, indexed.
+                cache.copied = false;
+                cache.index = index;
+                cache.event_number = number;
+                cache.data = address;
+                cache.time_ns = event.metadata.ts;
+                return Ok(EventView::with_indexes(
+                    data,
+                    index,
+                    &cache.nested,
+                    cache.time_ns,
+                ));
+            }
             let mut members = std::mem::take(&mut cache.members);
             let compact = crate::json::compact_members(data, &mut members);
             let result = match compact {
