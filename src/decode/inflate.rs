@@ -146,7 +146,7 @@ const WINDOW_LIMIT: usize = 1024 * 1024;
 /// Inflated bytes a file member may give to be inflated whole; a larger member streams.
 const MEMBER_LIMIT: usize = 4 * 1024 * 1024;
 /// Bytes read from the file at a time.
-const READ_CHUNK: usize = 64 * 1024;
+const READ_CHUNK: usize = 256 * 1024;
 
 /// A gunzipping reader over a gzip file: whole members with libdeflate while they fit in
 /// [`WINDOW_LIMIT`] compressed and [`MEMBER_LIMIT`] inflated, then flate2's streaming
