@@ -44,15 +44,23 @@ for target in "$@"; do
     mkdir -p "corpus/$target" "artifacts/$target"
     log="$logs/$target.log"
     start=$(date +%s)
-    nice -n 19 "$binary" "corpus/$target" "regressions/$target" \
+    corpora=("corpus/$target")
+    if [ -d "regressions/$target" ]; then corpora+=("regressions/$target"); fi
+    nice -n 19 "$binary" "${corpora[@]}" \
         -artifact_prefix="artifacts/$target/" -max_len="$(max_len "$target")" \
         -timeout=60 -rss_limit_mb=2048 -malloc_limit_mb=128 -print_final_stats=1 \
         >"$log" 2>&1 &
     pid=$!
+    ticks=0
+    stopped=0
     while kill -0 "$pid" 2>/dev/null; do
-        ticks=$(cpu_ticks "$pid")
+        now=$(cpu_ticks "$pid")
+        if [ "$now" -gt "$ticks" ]; then ticks=$now; fi
         if [ "$ticks" -ge "$budget_ticks" ]; then
-            kill -INT "$pid"
+            # SIGTERM: libFuzzer stops with its final stats ("run interrupted"). SIGINT
+            # would not do: a background job of a script starts with it ignored.
+            kill -TERM "$pid"
+            stopped=1
             break
         fi
         sleep 5
@@ -60,14 +68,16 @@ for target in "$@"; do
     status=0
     wait "$pid" || status=$?
     wall=$(($(date +%s) - start))
-    # libFuzzer exits 72 after SIGINT with its final stats; anything else is a finding.
-    stats=$(grep -E '^#[0-9]+ ' "$log" | tail -n 1 | cut -c1-120)
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-    rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -n 1)
-    if [ "$status" -ne 0 ] && [ "$status" -ne 72 ] && ! grep -q 'run interrupted' "$log"; then
+    # Stopped by us, libFuzzer ends with "run interrupted" (or dies to the signal before its
+    # handler is set); anything it reports itself is a finding.
+    if grep -qE '^==[0-9]+==ERROR|^SUMMARY: |Test unit written|ERROR: libFuzzer' "$log" \
+        || { [ "$stopped" -eq 0 ] && [ "$status" -ne 0 ]; }; then
         echo "$target: FAILED (exit $status) after ${wall} s wall; see $log and artifacts/$target/"
         tail -n 40 "$log" >&2
         exit 1
     fi
+    stats=$( (grep -E '^#[0-9]+ ' "$log" || true) | tail -n 1 | cut -c1-120)
+    execs=$( (sed -n 's/^stat::number_of_executed_units: *//p' "$log" || true) | tail -n 1)
+    rss=$( (sed -n 's/^stat::peak_rss_mb: *//p' "$log" || true) | tail -n 1)
     echo "$target: ${wall} s wall, $((ticks / $(getconf CLK_TCK))) s CPU, ${execs:-?} execs, peak ${rss:-?} MiB, last: ${stats}"
 done
