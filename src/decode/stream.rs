@@ -321,6 +321,11 @@ impl<R: Read> DocumentReader<R> {
             let result = scan(&self.buf, origin, self.eof);
             match result {
                 Ok(Scanned::Complete { end, whitespace }) => {
+                    // Whether it came in one read or several, a document over the limit
+                    // is skipped.
+                    if end - origin > self.max_document {
+                        return self.too_large(end - origin).map(Some);
+                    }
                     let line = self.line;
                     if whitespace {
                         self.line +=

@@ -447,33 +447,24 @@ fn open_source(
 }
 
 impl K8sAuditEks {
-    /// The event of `req`, validated and indexed once per event number: one validating
-    /// pass that records the root members, no copy of a compact payload.
-    fn view<'s>(&'s mut self, req: &'s ExtractRequest<Self>) -> Result<EventView<'s>, Error> {
-        let event = req.event.event()?;
-        let number = req.event.event_number();
-        let data: &'s [u8] = event.params.event_data;
+    /// Makes the cache hold the index of `data` (Falco's event `number`): kept from the
+    /// previous call for the same event, taken from the batch this plugin handed over,
+    /// or else built by one validating pass that records the root members (a compact
+    /// payload is not copied).
+    fn prepare(&mut self, data: &[u8], number: usize, time_ns: u64) -> Result<(), Error> {
         let cache = &mut self.cache;
         let address = (data.as_ptr() as usize, data.len());
-        let hit = number != 0 && cache.event_number == number && cache.data == address;
-        if !hit {
-            // Invalidated first, so a failure below never leaves a stale hit behind.
-            cache.event_number = 0;
-            cache.nested = NestedIndex::default();
-            if let Some(index) = self.handed.index_of(data) {
-                // Byte for byte an event this plugin decoded: valid, compact, indexed.
-                cache.copied = false;
-                cache.index = index;
-                cache.event_number = number;
-                cache.data = address;
-                cache.time_ns = event.metadata.ts;
-                return Ok(EventView::with_indexes(
-                    data,
-                    index,
-                    &cache.nested,
-                    cache.time_ns,
-                ));
-            }
+        if number != 0 && cache.event_number == number && cache.data == address {
+            return Ok(());
+        }
+        // Invalidated first, so a failure below never leaves a stale hit behind.
+        cache.event_number = 0;
+        cache.nested = NestedIndex::default();
+        if let Some(index) = self.handed.index_of(data) {
+            // Byte for byte an event this plugin decoded: valid, compact, indexed.
+            cache.copied = false;
+            cache.index = index;
+        } else {
             let mut members = std::mem::take(&mut cache.members);
             let compact = crate::json::compact_members(data, &mut members);
             let result = match compact {
@@ -498,17 +489,11 @@ impl K8sAuditEks {
             };
             cache.members = members;
             result?;
-            cache.event_number = number;
-            cache.data = address;
-            cache.time_ns = event.metadata.ts;
         }
-        let payload: &'s [u8] = if cache.copied { &cache.payload } else { data };
-        Ok(EventView::with_indexes(
-            payload,
-            cache.index,
-            &cache.nested,
-            cache.time_ns,
-        ))
+        cache.event_number = number;
+        cache.data = address;
+        cache.time_ns = time_ns;
+        Ok(())
     }
 
     /// Extracts `field` from the event of `req` and hands the value to `convert`, which
@@ -524,7 +509,16 @@ impl K8sAuditEks {
             if self.panic_at == Some(PanicPoint::Extract) {
                 panic!("injected panic in extract");
             }
-            let view = self.view(&req)?;
+            let event = req.event.event()?;
+            let data = event.params.event_data;
+            self.prepare(data, req.event.event_number(), event.metadata.ts)?;
+            let cache = &self.cache;
+            let payload = if cache.copied {
+                &cache.payload[..]
+            } else {
+                data
+            };
+            let view = EventView::with_indexes(payload, cache.index, &cache.nested, cache.time_ns);
             Ok(convert(extract(&view, field, arg)?))
         })
     }
