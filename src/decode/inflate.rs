@@ -169,10 +169,13 @@ enum State<R: Read> {
         pos: usize,
         eof: bool,
     },
-    Streaming(Box<flate2::read::MultiGzDecoder<io::Chain<io::Cursor<Vec<u8>>, Pending<R>>>>),
+    Streaming(Box<Streaming<R>>),
     /// Between the two (only while switching).
     Switching,
 }
+
+/// flate2 over the unread window, then the rest of the file.
+type Streaming<R> = flate2::read::MultiGzDecoder<io::Chain<io::Cursor<Vec<u8>>, Pending<R>>>;
 
 /// The rest of the file after the window, with a read error met while filling it.
 struct Pending<R> {
