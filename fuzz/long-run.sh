@@ -76,7 +76,7 @@ for target in "$@"; do
         tail -n 40 "$log" >&2
         exit 1
     fi
-    stats=$( (grep -E '^#[0-9]+ ' "$log" || true) | tail -n 1 | cut -c1-120)
+    stats=$( (grep -E '^#[0-9]+\s' "$log" || true) | tail -n 1 | cut -c1-120)
     execs=$( (sed -n 's/^stat::number_of_executed_units: *//p' "$log" || true) | tail -n 1)
     rss=$( (sed -n 's/^stat::peak_rss_mb: *//p' "$log" || true) | tail -n 1)
     echo "$target: ${wall} s wall, $((ticks / $(getconf CLK_TCK))) s CPU, ${execs:-?} execs, peak ${rss:-?} MiB, last: ${stats}"
