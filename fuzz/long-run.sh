@@ -19,6 +19,9 @@ if [ $# -lt 2 ]; then
 fi
 budget_ticks=$(($1 * 60 * $(getconf CLK_TCK)))
 shift
+# With the kernel's autogroups, `nice` only ranks processes of one session: the whole
+# session is niced too, or the fuzzers take half the machine from a build next to them.
+echo 19 >/proc/self/autogroup 2>/dev/null || true
 logs="${TMPDIR:-/tmp}/eksaudit-fuzz-long"
 mkdir -p "$logs"
 triple="$(rustc -vV | sed -n 's/^host: //p')"
