@@ -467,19 +467,20 @@ async fn run_local(
                         return Err(error);
                     }
                     Ok((_, ShardEnd::Stopped)) => return Ok(()),
-                    Ok((shard, ShardEnd::Closed)) => {
-                        reading.remove(&shard);
-                    }
+                    // Still "reading" until its SHARD_END is committed: a listing in
+                    // between must not start it again from its last committed record.
+                    Ok((_, ShardEnd::Closed)) => {}
                     Err(e) => return Err(format!("a shard reader of {} failed: {e}", stream.name)),
                 }
             }
             commit = ctx.commits.recv() => match commit {
                 Some(commit) => {
+                    plan.commit(&commit);
                     if commit.position == SHARD_END {
-                        // Its children may start now.
+                        // Done with it; its children may start now.
+                        reading.remove(&*commit.partition);
                         relist = true;
                     }
-                    plan.commit(&commit);
                 }
                 None => return Ok(()),
             },
