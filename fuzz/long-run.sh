@@ -26,13 +26,7 @@ logs="${TMPDIR:-/tmp}/eksaudit-fuzz-long"
 mkdir -p "$logs"
 triple="$(rustc -vV | sed -n 's/^host: //p')"
 
-max_len() {
-    case "$1" in
-        decode_record|decode_stream|kinesis_records|rules_load) echo 65536 ;;
-        json|fields|log_event|condition) echo 16384 ;;
-        *) echo 4096 ;;
-    esac
-}
+. ./max-len.sh
 
 # utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat; the
 # command name in field 2 holds no spaces here).
