@@ -279,7 +279,9 @@ fn mean_ns(group: &str, bench: &str) -> Option<f64> {
 }
 
 /// `EKSAUDIT_BENCH_RUN=<bench>[:N]`: runs one benchmark N times (default 1) without
-/// criterion, for `valgrind --tool=callgrind` or `perf`.
+/// criterion, for `valgrind --tool=callgrind` or `perf`. `field_costs` is
+/// `decode_extract` with each field in a function of its own (`callgrind --demangle=no`
+/// tells them apart; the addresses printed name them).
 fn run_once(
     spec: &str,
     records: &[Vec<u8>],
@@ -308,6 +310,7 @@ fn run_once(
                 let (events, values) = abi.expect("libeksaudit.so next to the bench").replay();
                 eprintln!("{events} events, {values} values through the C ABI");
             }
+            "field_costs" => field_costs(records, requests, options),
             "decode_rules" => {
                 let (events, alerts, bytes) =
                     decode_rules(records, engine.as_ref().unwrap(), options);
@@ -316,6 +319,82 @@ fn run_once(
             other => panic!("unknown bench {other}"),
         }
     }
+}
+
+/// One field's extraction, as its own function per field slot, so that a profiler
+/// (`EKSAUDIT_BENCH_RUN=field_costs` under callgrind) shows each field's cost apart.
+#[inline(never)]
+fn probe<const SLOT: usize>(
+    view: &eksaudit::event::EventView<'_>,
+    request: &FieldRequest,
+) -> usize {
+    // SLOT in the body keeps the 35 copies apart (identical ones would be merged).
+    black_box(SLOT);
+    match extract(view, request.field, request.arg.as_arg()) {
+        Ok(Some(v)) => black_box(v).as_slice().len(),
+        _ => 0,
+    }
+}
+
+type Probe = fn(&eksaudit::event::EventView<'_>, &FieldRequest) -> usize;
+const PROBES: [Probe; 35] = [
+    probe::<0>,
+    probe::<1>,
+    probe::<2>,
+    probe::<3>,
+    probe::<4>,
+    probe::<5>,
+    probe::<6>,
+    probe::<7>,
+    probe::<8>,
+    probe::<9>,
+    probe::<10>,
+    probe::<11>,
+    probe::<12>,
+    probe::<13>,
+    probe::<14>,
+    probe::<15>,
+    probe::<16>,
+    probe::<17>,
+    probe::<18>,
+    probe::<19>,
+    probe::<20>,
+    probe::<21>,
+    probe::<22>,
+    probe::<23>,
+    probe::<24>,
+    probe::<25>,
+    probe::<26>,
+    probe::<27>,
+    probe::<28>,
+    probe::<29>,
+    probe::<30>,
+    probe::<31>,
+    probe::<32>,
+    probe::<33>,
+    probe::<34>,
+];
+
+/// `decode_extract` with every field through its own [`probe`] (slot = its place in
+/// `RULE_FIELDS`): for callgrind's per-function costs.
+fn field_costs(records: &[Vec<u8>], requests: &[FieldRequest], options: &DecodeOptions) {
+    // Each slot's address, to name the (hash-mangled) probe symbols: `nm` gives theirs.
+    let base = field_costs as fn(&[Vec<u8>], &[FieldRequest], &DecodeOptions) as usize;
+    for (slot, probe) in PROBES.iter().enumerate() {
+        let offset = *probe as usize as isize - base as isize;
+        eprintln!(
+            "probe {slot:2} at field_costs{offset:+}: {}",
+            RULE_FIELDS[slot]
+        );
+    }
+    let mut values = 0;
+    decode_records(records, options, |decoded| {
+        let view = decoded.event.view();
+        for (request, probe) in requests.iter().zip(PROBES) {
+            values += probe(&view, request);
+        }
+    });
+    black_box(values);
 }
 
 /// CPU time this thread has run, in ns (`/proc/thread-self/schedstat`), when available.

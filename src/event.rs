@@ -21,18 +21,18 @@ pub struct AuditEvent {
     payload: Vec<u8>,
     time_ns: u64,
     /// Built while decoding, so extraction never scans the top level again.
-    index: TopIndex,
+    index: EventIndex,
 }
 
 impl AuditEvent {
     /// Builds an event from compact, validated JSON and its time in ns since the epoch.
     pub fn new(payload: Vec<u8>, time_ns: u64) -> Self {
-        let index = TopIndex::build(&payload);
+        let index = EventIndex::build(&payload);
         Self::with_index(payload, time_ns, index)
     }
 
     /// Builds an event whose top-level index is already known.
-    pub fn with_index(payload: Vec<u8>, time_ns: u64, index: TopIndex) -> Self {
+    pub fn with_index(payload: Vec<u8>, time_ns: u64, index: EventIndex) -> Self {
         Self {
             payload,
             time_ns,
@@ -51,13 +51,13 @@ impl AuditEvent {
     }
 
     /// The top-level index built while decoding.
-    pub fn index(&self) -> TopIndex {
+    pub fn index(&self) -> EventIndex {
         self.index
     }
 
     /// A navigable view for field extraction.
     pub fn view(&self) -> EventView<'_> {
-        EventView::with_index(&self.payload, self.index, self.time_ns)
+        EventView::with_index(&self.payload, &self.index, self.time_ns)
     }
 
     /// Consumes the event, returning the payload.
@@ -132,50 +132,62 @@ fn offset_in(outer: &[u8], inner: &[u8]) -> usize {
 
 /// Adds the [`SourceMeta`] annotations that the event does not already carry.
 ///
-/// `payload` must be a compact, validated JSON object and `index` its [`TopIndex`]; the
+/// `payload` must be a compact, validated JSON object and `index` its [`EventIndex`]; the
 /// index of the result comes back with it. Borrowed when nothing is added (no metadata,
 /// every key already present, or an `annotations` member that is not an object and so
 /// cannot take keys).
 pub fn annotate<'a>(
     payload: &'a [u8],
-    index: TopIndex,
+    index: EventIndex,
     meta: &SourceMeta,
-) -> (Cow<'a, [u8]>, TopIndex) {
+) -> (Cow<'a, [u8]>, EventIndex) {
     annotate_escaped(payload, index, meta, &meta.escaped())
 }
 
 /// [`SourceMeta`]'s annotation members, each escaped once as `"key":"value"`: what
 /// [`annotate_escaped`] inserts into every event of a batch from one source.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EscapedMeta(Vec<Option<Vec<u8>>>);
+pub struct EscapedMeta {
+    members: Vec<Option<Vec<u8>>>,
+    /// Every member, joined by commas: what an event without any of the keys gets (most
+    /// events), without assembling it event by event.
+    joined: Vec<u8>,
+}
 
 impl SourceMeta {
     /// The annotation members, escaped.
     pub fn escaped(&self) -> EscapedMeta {
-        EscapedMeta(
-            self.annotations()
-                .iter()
-                .map(|(key, value)| {
-                    value.as_deref().map(|value| {
-                        let mut member = Vec::with_capacity(key.len() + value.len() + 8);
-                        push_escaped(&mut member, key.as_bytes());
-                        member.push(b':');
-                        push_escaped(&mut member, value.as_bytes());
-                        member
-                    })
+        let members: Vec<Option<Vec<u8>>> = self
+            .annotations()
+            .iter()
+            .map(|(key, value)| {
+                value.as_deref().map(|value| {
+                    let mut member = Vec::with_capacity(key.len() + value.len() + 8);
+                    push_escaped(&mut member, key.as_bytes());
+                    member.push(b':');
+                    push_escaped(&mut member, value.as_bytes());
+                    member
                 })
-                .collect(),
-        )
+            })
+            .collect();
+        let joined = members.iter().flatten().fold(Vec::new(), |mut all, m| {
+            if !all.is_empty() {
+                all.push(b',');
+            }
+            all.extend_from_slice(m);
+            all
+        });
+        EscapedMeta { members, joined }
     }
 }
 
 /// [`annotate`] with the members escaped beforehand (`escaped` is `meta.escaped()`).
 pub fn annotate_escaped<'a>(
     payload: &'a [u8],
-    index: TopIndex,
+    index: EventIndex,
     meta: &SourceMeta,
     escaped: &EscapedMeta,
-) -> (Cow<'a, [u8]>, TopIndex) {
+) -> (Cow<'a, [u8]>, EventIndex) {
     let Some(insertion) = Insertion::plan(payload, index, meta, escaped) else {
         return (Cow::Borrowed(payload), index);
     };
@@ -189,7 +201,11 @@ pub fn annotate_escaped<'a>(
 
 /// [`annotate`] on a payload the caller owns: the annotations are inserted in place (near
 /// the end of the event, where `annotations` is), so the event costs no second copy.
-pub fn annotate_in_place(payload: &mut Vec<u8>, index: TopIndex, meta: &SourceMeta) -> TopIndex {
+pub fn annotate_in_place(
+    payload: &mut Vec<u8>,
+    index: EventIndex,
+    meta: &SourceMeta,
+) -> EventIndex {
     let Some(insertion) = Insertion::plan(payload, index, meta, &meta.escaped()) else {
         return index;
     };
@@ -209,11 +225,11 @@ struct Insertion {
 impl Insertion {
     fn plan(
         payload: &[u8],
-        index: TopIndex,
+        index: EventIndex,
         meta: &SourceMeta,
         escaped: &EscapedMeta,
     ) -> Option<Insertion> {
-        let view = EventView::with_index(payload, index, 0);
+        let view = EventView::with_index(payload, &index, 0);
         if view.root().kind() != Kind::Object {
             return None;
         }
@@ -223,20 +239,25 @@ impl Insertion {
         }
         let wanted = meta.annotations();
         // Which keys the event already has, in one pass over its annotations.
-        let present = existing.map(|a| a.pick(wanted.map(|(k, _)| k)));
-        let mut members = Vec::new();
-        for (i, member) in escaped.0.iter().enumerate() {
-            let Some(member) = member else {
-                continue;
-            };
-            if present.is_some_and(|p| p[i].is_some()) {
-                continue;
+        let present = existing
+            .map(|a| a.pick(wanted.map(|(k, _)| k)))
+            .filter(|p| p.iter().any(Option::is_some));
+        let members: Cow<'_, [u8]> = match present {
+            None => Cow::Borrowed(&escaped.joined),
+            Some(present) => {
+                let mut members = Vec::new();
+                for (member, present) in escaped.members.iter().zip(present) {
+                    let Some(member) = member.as_ref().filter(|_| present.is_none()) else {
+                        continue;
+                    };
+                    if !members.is_empty() {
+                        members.push(b',');
+                    }
+                    members.extend_from_slice(member);
+                }
+                Cow::Owned(members)
             }
-            if !members.is_empty() {
-                members.push(b',');
-            }
-            members.extend_from_slice(member);
-        }
+        };
         if members.is_empty() {
             return None;
         }
@@ -266,13 +287,14 @@ impl Insertion {
     }
 
     /// The index of the payload after the insertion (`total` is its new length).
-    fn apply(&self, index: TopIndex, total: usize) -> TopIndex {
+    fn apply(&self, index: EventIndex, total: usize) -> EventIndex {
         let mut index = index.shifted(self.at, self.bytes.len());
         if let Some(start) = self.new_value {
             let start = self.at + start;
             // The new member is the last: its value ends before the root's closing brace.
-            index.spans[Top::Annotations as usize] =
-                Some((start as u32, (total - 1 - start) as u32));
+            index.spans[Top::Annotations as usize] = (start as u32, (total - 1 - start) as u32);
+            // A new object of annotations only eksaudit adds: none of them is indexed.
+            index.groups |= 1 << Group::Annotations as u16;
         }
         index
     }
@@ -349,99 +371,36 @@ impl Top {
     }
 }
 
-/// Where each [`Top`] member sits in the payload (offset, length), first occurrence wins.
-///
-/// Offsets rather than slices, so the index can be cached by event number across the
-/// separate extraction calls Falco makes for one event.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TopIndex {
-    spans: [Option<(u32, u32)>; 16],
-}
-
-impl TopIndex {
-    /// The index after `len` bytes were inserted at `at`: members after it move, the
-    /// member that contains it grows.
-    fn shifted(mut self, at: usize, len: usize) -> Self {
-        for (start, span_len) in self.spans.iter_mut().flatten() {
-            let (s, l) = (*start as usize, *span_len as usize);
-            if s >= at {
-                *start = (s + len) as u32;
-            } else if s + l > at {
-                *span_len = (l + len) as u32;
-            }
-        }
-        self
-    }
-
-    /// The index of a payload whose root members were recorded while validating it
-    /// ([`crate::json::compact_members`]), so no second pass is needed.
-    pub fn from_members(payload: &[u8], members: &[crate::json::Member]) -> Self {
-        let mut index = TopIndex::default();
-        for m in members {
-            let raw_key = &payload[m.key.0 as usize..m.key.1 as usize];
-            let key = crate::json::unescape(raw_key);
-            if let Some(top) = Top::from_key(&key) {
-                let slot = &mut index.spans[top as usize];
-                if slot.is_none() {
-                    *slot = Some((m.value.0, m.value.1 - m.value.0));
-                }
-            }
-        }
-        index
-    }
-
-    /// Indexes the top-level members of a compact, validated payload in one pass.
-    pub fn build(payload: &[u8]) -> Self {
-        let mut index = TopIndex::default();
-        for (raw_key, value) in Json::new(payload).members() {
-            let key = crate::json::unescape(raw_key);
-            if let Some(top) = Top::from_key(&key) {
-                let slot = &mut index.spans[top as usize];
-                if slot.is_none() {
-                    let start = offset_in(payload, value.raw());
-                    *slot = Some((start as u32, value.raw().len() as u32));
-                }
-            }
-        }
-        index
-    }
-}
-
-/// A read-only view of one event for field extraction.
-#[derive(Debug, Clone)]
-pub struct EventView<'a> {
-    payload: &'a [u8],
-    index: TopIndex,
-    time_ns: u64,
-    /// The nested indexes, built on first use. Borrowed when the caller keeps them across
-    /// views of the same payload (the plugin: Falco asks for one field per call).
-    nested: std::borrow::Cow<'a, NestedIndex>,
-}
-
-/// A member's place in the payload: (offset, length).
+/// A member's place in the payload: (offset, length). A length of 0 means "absent": no
+/// JSON value is empty.
 type Span = (u32, u32);
 
-/// The nested members fields read, indexed on first use and kept as offsets, so that they
-/// can outlive one [`EventView`] of the payload they were built from.
-///
-/// `requestObject` members: many fields read one of them, and looking for an absent one
-/// (`data` on a pod) means scanning the whole object. `requestObject.spec` members: pod
-/// and service fields all start there. Each cell holds `None` when its parent is not an
-/// object (the index cannot answer then).
-///
-/// Only valid for the payload it was filled from: whoever keeps one across views must
-/// reset it ([`NestedIndex::default`]) when the payload changes.
-#[derive(Debug, Clone, Default)]
-pub struct NestedIndex {
-    request: std::cell::OnceCell<Option<[Option<Span>; REQUEST_KEYS.len()]>>,
-    spec: std::cell::OnceCell<Option<[Option<Span>; SPEC_KEYS.len()]>>,
+const ABSENT: Span = (0, 0);
+
+/// Objects below the top level whose members fields read, indexed with the event: a
+/// lookup of an absent member (`data` on a pod) would otherwise scan the whole object, and
+/// the rules read the same objects for field after field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Group {
+    /// `requestObject`.
+    Request,
+    /// `requestObject.spec`: pod and service fields all start there.
+    Spec,
+    /// `objectRef`: the `ka.target.*` fields.
+    ObjectRef,
+    /// `user`.
+    User,
+    /// `responseStatus`.
+    ResponseStatus,
+    /// `annotations`: only keys that annotating an event never adds.
+    Annotations,
+    /// `responseObject`: `metadata`, where `ka.resp.name` starts (its own members are
+    /// not indexed: `name` comes first in practice, and indexing them costs every event).
+    Response,
 }
 
-/// Members of `requestObject` that fields read.
-const REQUEST_KEYS: [&str; 5] = ["spec", "data", "rules", "subjects", "roleRef"];
-
-/// Members of `requestObject.spec` that fields read.
-const SPEC_KEYS: [&str; 13] = [
+const REQUEST_KEYS: &[&str] = &["spec", "data", "rules", "subjects", "roleRef"];
+const SPEC_KEYS: &[&str] = &[
     "containers",
     "initContainers",
     "ephemeralContainers",
@@ -456,121 +415,388 @@ const SPEC_KEYS: [&str; 13] = [
     "runAsGroup",
     "tls",
 ];
+const OBJECT_REF_KEYS: &[&str] = &[
+    "resource",
+    "subresource",
+    "namespace",
+    "name",
+    "apiGroup",
+    "apiVersion",
+];
+const USER_KEYS: &[&str] = &["username", "groups", "uid", "extra"];
+const RESPONSE_STATUS_KEYS: &[&str] = &["code", "reason", "message"];
+const ANNOTATION_KEYS: &[&str] = &[
+    "authorization.k8s.io/decision",
+    "authorization.k8s.io/reason",
+];
+const RESPONSE_KEYS: &[&str] = &["metadata"];
+
+impl Group {
+    const ALL: [Group; 7] = [
+        Group::Request,
+        Group::Spec,
+        Group::ObjectRef,
+        Group::User,
+        Group::ResponseStatus,
+        Group::Annotations,
+        Group::Response,
+    ];
+
+    /// The indexed member names.
+    const fn keys(self) -> &'static [&'static str] {
+        match self {
+            Group::Request => REQUEST_KEYS,
+            Group::Spec => SPEC_KEYS,
+            Group::ObjectRef => OBJECT_REF_KEYS,
+            Group::User => USER_KEYS,
+            Group::ResponseStatus => RESPONSE_STATUS_KEYS,
+            Group::Annotations => ANNOTATION_KEYS,
+            Group::Response => RESPONSE_KEYS,
+        }
+    }
+
+    /// The group's first slot in [`EventIndex::spans`] (after the [`Top`] members).
+    fn first_slot(self) -> usize {
+        FIRST_SLOTS[self as usize]
+    }
+
+    /// The group of a top-level member.
+    fn of_top(top: Top) -> Option<Group> {
+        Some(match top {
+            Top::RequestObject => Group::Request,
+            Top::ObjectRef => Group::ObjectRef,
+            Top::User => Group::User,
+            Top::ResponseStatus => Group::ResponseStatus,
+            Top::Annotations => Group::Annotations,
+            Top::ResponseObject => Group::Response,
+            _ => return None,
+        })
+    }
+
+    /// The group of the member in `slot` of this group.
+    fn child(self, slot: usize) -> Option<Group> {
+        match (self, self.keys()[slot]) {
+            (Group::Request, "spec") => Some(Group::Spec),
+            _ => None,
+        }
+    }
+
+    /// The slot of `key` (unescaped) within this group.
+    fn slot(self, key: &[u8]) -> Option<usize> {
+        // A match on the bytes compiles to a dispatch on length and contents.
+        let slot = match self {
+            Group::Request => match key {
+                b"spec" => 0,
+                b"data" => 1,
+                b"rules" => 2,
+                b"subjects" => 3,
+                b"roleRef" => 4,
+                _ => return None,
+            },
+            Group::Spec => match key {
+                b"containers" => 0,
+                b"initContainers" => 1,
+                b"ephemeralContainers" => 2,
+                b"volumes" => 3,
+                b"securityContext" => 4,
+                b"hostNetwork" => 5,
+                b"hostPID" => 6,
+                b"hostIPC" => 7,
+                b"type" => 8,
+                b"ports" => 9,
+                b"runAsUser" => 10,
+                b"runAsGroup" => 11,
+                b"tls" => 12,
+                _ => return None,
+            },
+            Group::ObjectRef => match key {
+                b"resource" => 0,
+                b"subresource" => 1,
+                b"namespace" => 2,
+                b"name" => 3,
+                b"apiGroup" => 4,
+                b"apiVersion" => 5,
+                _ => return None,
+            },
+            Group::User => match key {
+                b"username" => 0,
+                b"groups" => 1,
+                b"uid" => 2,
+                b"extra" => 3,
+                _ => return None,
+            },
+            Group::ResponseStatus => match key {
+                b"code" => 0,
+                b"reason" => 1,
+                b"message" => 2,
+                _ => return None,
+            },
+            Group::Annotations => match key {
+                b"authorization.k8s.io/decision" => 0,
+                b"authorization.k8s.io/reason" => 1,
+                _ => return None,
+            },
+            Group::Response => match key {
+                b"metadata" => 0,
+                _ => return None,
+            },
+        };
+        Some(slot)
+    }
+}
+
+/// Each group's first slot: the [`Top`] members come first, then the groups in order.
+const FIRST_SLOTS: [usize; Group::ALL.len() + 1] = {
+    let mut slots = [Top::ALL.len(); Group::ALL.len() + 1];
+    let mut i = 0;
+    while i < Group::ALL.len() {
+        slots[i + 1] = slots[i] + Group::ALL[i].keys().len();
+        i += 1;
+    }
+    slots
+};
+
+/// What `find` answers for a raw member name (as it is between its quotes): the raw
+/// bytes are tried first, and unescaped only when they hold an escape (no indexed name
+/// does), so the common case costs no copy and no second scan.
+fn find_key<T>(raw: &[u8], find: impl Fn(&[u8]) -> Option<T>) -> Option<T> {
+    find(raw).or_else(|| {
+        raw.contains(&b'\\')
+            .then(|| find(&crate::json::unescape(raw)))
+            .flatten()
+    })
+}
+
+/// Every slot: the [`Top`] members, then each [`Group`]'s.
+const SLOTS: usize = FIRST_SLOTS[Group::ALL.len()];
+
+/// Where the members fields read sit in the payload: the [`Top`] members and the members
+/// of each [`Group`] object, first occurrence winning as in Go's fastjson. Built while
+/// the event is validated (from the [`Member`](crate::json::Member)s the scanner records),
+/// so extraction never scans those objects again.
+///
+/// Offsets rather than slices, so the index can be kept (by event number) across the
+/// separate extraction calls Falco makes for one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventIndex {
+    spans: [Span; SLOTS],
+    /// Bit `g` set: group `g`'s object was found and is an object, so its slots answer.
+    /// (A lookup under a member that is not an object follows fastjson's walk instead,
+    /// which indexes arrays by number.)
+    groups: u16,
+}
+
+impl Default for EventIndex {
+    fn default() -> Self {
+        EventIndex {
+            spans: [ABSENT; SLOTS],
+            groups: 0,
+        }
+    }
+}
+
+impl EventIndex {
+    /// The index after `len` bytes were inserted at `at`: members after it move, the
+    /// members that contain it grow.
+    fn shifted(mut self, at: usize, len: usize) -> Self {
+        for (start, span_len) in self.spans.iter_mut().filter(|s| s.1 != 0) {
+            let (s, l) = (*start as usize, *span_len as usize);
+            if s >= at {
+                *start = (s + len) as u32;
+            } else if s + l > at {
+                *span_len = (l + len) as u32;
+            }
+        }
+        self
+    }
+
+    /// The index of a payload whose members were recorded while validating it
+    /// ([`crate::json::compact_members`] or the envelope decoder's fused pass).
+    pub fn from_members(payload: &[u8], members: &[crate::json::Member]) -> Self {
+        let mut index = EventIndex::default();
+        let mut subtree = 0;
+        for (i, member) in members.iter().enumerate() {
+            if member.depth != 1 {
+                continue;
+            }
+            let raw_key = &payload[member.key.0 as usize..member.key.1 as usize];
+            if let Some(top) = find_key(raw_key, Top::from_key)
+                && index.spans[top as usize] == ABSENT
+            {
+                index.spans[top as usize] = span(member);
+                if let Some(group) = Group::of_top(top) {
+                    index.fill(group, payload, member, &members[subtree..i]);
+                }
+            }
+            subtree = i + 1;
+        }
+        index
+    }
+
+    /// Fills `group`'s slots from the members recorded inside `object` (post-order: the
+    /// `subtree` before it).
+    fn fill(
+        &mut self,
+        group: Group,
+        payload: &[u8],
+        object: &crate::json::Member,
+        members: &[crate::json::Member],
+    ) {
+        if payload.get(object.value.0 as usize) != Some(&b'{') {
+            return;
+        }
+        self.groups |= 1 << group as u16;
+        let depth = object.depth + 1;
+        let mut subtree = 0;
+        for (i, member) in members.iter().enumerate() {
+            if member.depth != depth {
+                continue;
+            }
+            let raw_key = &payload[member.key.0 as usize..member.key.1 as usize];
+            if let Some(slot) = find_key(raw_key, |key| group.slot(key)) {
+                let cell = group.first_slot() + slot;
+                if self.spans[cell] == ABSENT {
+                    self.spans[cell] = span(member);
+                    if let Some(child) = group.child(slot) {
+                        self.fill(child, payload, member, &members[subtree..i]);
+                    }
+                }
+            }
+            subtree = i + 1;
+        }
+    }
+
+    /// Indexes a compact, validated payload (one recording pass over it).
+    pub fn build(payload: &[u8]) -> Self {
+        let mut members = Vec::new();
+        match crate::json::compact_members(payload, &mut members) {
+            Ok(Cow::Borrowed(compact)) if compact.len() == payload.len() => {
+                Self::from_members(payload, &members)
+            }
+            // Not what the contract promises: index it the slow way.
+            _ => Self::by_navigation(payload),
+        }
+    }
+
+    /// The same index built by walking the payload with [`Json::get`]: the reference the
+    /// recorded one is tested (and fuzzed) against, and the way for a payload that is not
+    /// compact.
+    pub fn by_navigation(payload: &[u8]) -> Self {
+        let mut index = EventIndex::default();
+        for (raw_key, value) in Json::new(payload).members() {
+            if let Some(top) = Top::from_key(&crate::json::unescape(raw_key))
+                && index.spans[top as usize] == ABSENT
+            {
+                index.spans[top as usize] = span_of(payload, value);
+                if let Some(group) = Group::of_top(top) {
+                    index.fill_by_navigation(group, payload, value);
+                }
+            }
+        }
+        index
+    }
+
+    fn fill_by_navigation(&mut self, group: Group, payload: &[u8], object: Json<'_>) {
+        if object.kind() != Kind::Object {
+            return;
+        }
+        self.groups |= 1 << group as u16;
+        for (slot, key) in group.keys().iter().enumerate() {
+            if let Some(value) = object.get(key) {
+                self.spans[group.first_slot() + slot] = span_of(payload, value);
+                if let Some(child) = group.child(slot) {
+                    self.fill_by_navigation(child, payload, value);
+                }
+            }
+        }
+    }
+}
+
+fn span_of(payload: &[u8], value: Json<'_>) -> Span {
+    (
+        offset_in(payload, value.raw()) as u32,
+        value.raw().len() as u32,
+    )
+}
+
+fn span(member: &crate::json::Member) -> Span {
+    (member.value.0, member.value.1 - member.value.0)
+}
+
+/// A read-only view of one event for field extraction.
+#[derive(Debug, Clone)]
+pub struct EventView<'a> {
+    payload: &'a [u8],
+    index: Cow<'a, EventIndex>,
+    time_ns: u64,
+}
 
 impl<'a> EventView<'a> {
     /// Indexes a compact, validated payload.
     pub fn new(payload: &'a [u8], time_ns: u64) -> Self {
-        Self::with_index(payload, TopIndex::build(payload), time_ns)
+        Self {
+            payload,
+            index: Cow::Owned(EventIndex::build(payload)),
+            time_ns,
+        }
     }
 
     /// Reuses an index built earlier for the same payload.
-    pub fn with_index(payload: &'a [u8], index: TopIndex, time_ns: u64) -> Self {
+    pub fn with_index(payload: &'a [u8], index: &'a EventIndex, time_ns: u64) -> Self {
         Self {
             payload,
-            index,
+            index: Cow::Borrowed(index),
             time_ns,
-            nested: std::borrow::Cow::Owned(NestedIndex::default()),
         }
     }
 
-    /// Reuses the indexes built earlier for the same payload, and fills `nested` for the
-    /// next view as fields are read.
-    pub fn with_indexes(
-        payload: &'a [u8],
-        index: TopIndex,
-        nested: &'a NestedIndex,
-        time_ns: u64,
-    ) -> Self {
-        Self {
-            payload,
-            index,
-            time_ns,
-            nested: std::borrow::Cow::Borrowed(nested),
-        }
-    }
-
-    fn span_of(&self, value: Json<'a>) -> Span {
-        let raw = value.raw();
-        (offset_in(self.payload, raw) as u32, raw.len() as u32)
-    }
-
-    fn at(&self, (start, len): Span) -> Json<'a> {
+    fn at(&self, (start, len): Span) -> Option<Json<'a>> {
         let start = start as usize;
-        Json::new(&self.payload[start..start + len as usize])
+        (len != 0).then(|| Json::new(&self.payload[start..start + len as usize]))
     }
 
-    fn spans<const N: usize>(&self, members: [Option<Json<'a>>; N]) -> [Option<Span>; N] {
-        members.map(|m| m.map(|v| self.span_of(v)))
+    /// A member of an indexed group: `None` when the group cannot answer (its object is
+    /// absent or not an object), `Some(None)` when the member is absent.
+    fn member(&self, group: Group, slot: usize) -> Option<Option<Json<'a>>> {
+        (self.index.groups & (1 << group as u16) != 0)
+            .then(|| self.at(self.index.spans[group.first_slot() + slot]))
     }
 
-    /// `requestObject.<key>` from the per-event index: `None` when the index cannot
-    /// answer (not an indexed key, or `requestObject` not an object), `Some(None)` when
-    /// the member is absent.
+    /// `requestObject.<key>` from the index: `None` when the index cannot answer (not an
+    /// indexed key, or `requestObject` not an object), `Some(None)` when the member is
+    /// absent.
     pub fn request_member(&self, key: &str) -> Option<Option<Json<'a>>> {
-        let slot = REQUEST_KEYS.iter().position(|k| *k == key)?;
-        let members = self.request_spans()?;
-        Some(members[slot].map(|span| self.at(span)))
+        self.member(Group::Request, Group::Request.slot(key.as_bytes())?)
     }
 
-    fn request_spans(&self) -> Option<&[Option<Span>; REQUEST_KEYS.len()]> {
-        self.nested
-            .request
-            .get_or_init(|| {
-                let request = self
-                    .top(Top::RequestObject)
-                    .filter(|r| r.kind() == Kind::Object)?;
-                Some(self.spans(request.pick(REQUEST_KEYS)))
-            })
-            .as_ref()
-    }
-
-    /// The spec index, when `requestObject` and its `spec` are objects (only then is a
-    /// member lookup the same as fastjson's walk, which indexes arrays by number).
-    fn spec_spans(&self) -> Option<&[Option<Span>; SPEC_KEYS.len()]> {
-        self.nested
-            .spec
-            .get_or_init(|| {
-                let spec = self.request_member("spec")??;
-                if spec.kind() != Kind::Object {
-                    return None;
-                }
-                Some(self.spans(spec.pick(SPEC_KEYS)))
-            })
-            .as_ref()
-    }
-
-    /// `requestObject.spec.<key>` from the per-event index: `None` when the index cannot
-    /// answer (not an indexed key, or `requestObject`/`spec` not objects), `Some(None)`
-    /// when the member is absent.
+    /// `requestObject.spec.<key>` from the index: `None` when the index cannot answer (not
+    /// an indexed key, or `requestObject`/`spec` not objects), `Some(None)` when the member
+    /// is absent.
     pub fn spec_member(&self, key: &str) -> Option<Option<Json<'a>>> {
-        let slot = SPEC_KEYS.iter().position(|k| *k == key)?;
-        Some(self.spec_spans()?[slot].map(|span| self.at(span)))
+        self.member(Group::Spec, Group::Spec.slot(key.as_bytes())?)
     }
 
     /// Go fastjson's `Get(path...)` from the root: object members by name, array
-    /// elements by decimal index. Paths into `requestObject.spec` are answered from a
-    /// per-event index.
+    /// elements by decimal index. The indexed members along the path are answered from
+    /// the index; the walk goes on from the last one.
     pub fn lookup(&self, path: &[&[u8]]) -> Option<Json<'a>> {
-        if let [b"requestObject", b"spec", key, rest @ ..] = path
-            && let Some(spec) = self.spec_spans()
-            && let Some(slot) = SPEC_KEYS.iter().position(|k| k.as_bytes() == *key)
-        {
+        let (first, rest) = path.split_first()?;
+        let Some(top) = Top::from_key(first) else {
             return rest
                 .iter()
-                .try_fold(self.at(spec[slot]?), |v, k| v.get_go(k));
-        }
-        if let [b"requestObject", key, rest @ ..] = path
-            && let Ok(key) = std::str::from_utf8(key)
-            && let Some(member) = self.request_member(key)
-        {
-            return rest.iter().try_fold(member?, |v, k| v.get_go(k));
-        }
-        let (first, rest) = path.split_first()?;
-        let first = match std::str::from_utf8(first) {
-            Ok(key) => self.get(key)?,
-            Err(_) => self.root().get_go(first)?,
+                .try_fold(self.root().get_go(first)?, |v, k| v.get_go(k));
         };
-        rest.iter().try_fold(first, |v, k| v.get_go(k))
+        let mut value = self.top(top)?;
+        let mut group = Group::of_top(top);
+        for (i, key) in rest.iter().enumerate() {
+            let indexed = group.and_then(|g| Some((g, g.slot(key)?)));
+            let Some(answer) = indexed.and_then(|(g, slot)| self.member(g, slot)) else {
+                return rest[i..].iter().try_fold(value, |v, k| v.get_go(k));
+            };
+            value = answer?;
+            group = indexed.and_then(|(g, slot)| g.child(slot));
+        }
+        Some(value)
     }
 
     /// The whole payload as JSON.
@@ -590,9 +816,7 @@ impl<'a> EventView<'a> {
 
     /// A top-level member, from the index.
     pub fn top(&self, member: Top) -> Option<Json<'a>> {
-        let (start, len) = self.index.spans[member as usize]?;
-        let start = start as usize;
-        Some(Json::new(&self.payload[start..start + len as usize]))
+        self.at(self.index.spans[member as usize])
     }
 
     /// A top-level member by name (indexed members are answered from the index).
@@ -621,10 +845,10 @@ mod tests {
     }
 
     fn annotate_plain<'a>(payload: &'a [u8], meta: &SourceMeta) -> Cow<'a, [u8]> {
-        let (out, index) = annotate(payload, TopIndex::build(payload), meta);
+        let (out, index) = annotate(payload, EventIndex::build(payload), meta);
         assert_eq!(
             index,
-            TopIndex::build(&out),
+            EventIndex::build(&out),
             "the shifted index matches a fresh one"
         );
         out
@@ -690,7 +914,101 @@ mod tests {
         let p = br#"{"verb":"get","verb":"list","user":{"username":"u"},"annotations":{},"stageTimestamp":"x"}"#;
         let mut members = Vec::new();
         crate::json::compact_members(p, &mut members).unwrap();
-        assert_eq!(TopIndex::from_members(p, &members), TopIndex::build(p));
+        assert_eq!(EventIndex::from_members(p, &members), EventIndex::build(p));
+    }
+
+    /// Payloads that exercise the index: duplicates at every level, escaped keys, groups
+    /// that are not objects, members below arrays, and empty objects.
+    const INDEX_CASES: &[&str] = &[
+        r#"{"auditID":"a","objectRef":{"name":"n","name":"m","resource":"pods"},"user":{"username":"u"}}"#,
+        r#"{"requestObject":{"spec":{"containers":[{"image":"i"}],"hostPID":true},"spec":{"hostPID":false},"metadata":{"name":"x"}},"requestObject":{"data":1}}"#,
+        r#"{"requestObject":{"metadata":{"name":"esc"},"spec":[1,2]},"responseObject":{"metadata":{"name":"r"}}}"#,
+        r#"{"requestObject":[{"spec":{"hostPID":true}}],"objectRef":"s","user":null,"annotations":{}}"#,
+        r#"{"annotations":{"authorization.k8s.io\/decision":"allow","authorization.k8s.io/decision":"forbid"},"responseStatus":{"code":200}}"#,
+        r#"{"objectRef":{"name":"e"},"objectRef":{"name":"f"},"requestObject":{"spec":{"tls":[{"a":{"b":{}}}]}}}"#,
+        r#"{"responseObject":{"metadata":"m"},"requestObject":{},"user":{"extra":{"k":["v"]},"groups":["g"]}}"#,
+        r#"[{"objectRef":{"name":"n"}}]"#,
+        r#"{}"#,
+    ];
+
+    const LOOKUPS: &[&[&str]] = &[
+        &["objectRef", "name"],
+        &["objectRef", "resource"],
+        &["user", "username"],
+        &["user", "extra", "k", "0"],
+        &["requestObject", "spec", "hostPID"],
+        &["requestObject", "spec", "containers", "0", "image"],
+        &["requestObject", "spec", "0"],
+        &["requestObject", "metadata", "name"],
+        &["requestObject", "0", "spec"],
+        &["requestObject", "data"],
+        &["responseObject", "metadata", "name"],
+        &["annotations", "authorization.k8s.io/decision"],
+        &["responseStatus", "code"],
+        &["requestObject", "spec", "tls", "0", "a"],
+        &["nope", "x"],
+    ];
+
+    #[test]
+    fn recorded_index_equals_the_navigated_one_and_lookups_equal_walks() {
+        for case in INDEX_CASES {
+            let payload = case.as_bytes();
+            let mut members = Vec::new();
+            crate::json::compact_members(payload, &mut members).unwrap();
+            let recorded = EventIndex::from_members(payload, &members);
+            assert_eq!(recorded, EventIndex::by_navigation(payload), "{case}");
+            assert_eq!(recorded, EventIndex::build(payload), "{case}");
+            let view = EventView::with_index(payload, &recorded, 0);
+            for path in LOOKUPS {
+                let path: Vec<&[u8]> = path.iter().map(|k| k.as_bytes()).collect();
+                let walked = path.iter().try_fold(view.root(), |v, k| v.get_go(k));
+                assert_eq!(
+                    view.lookup(&path).map(|v| v.raw()),
+                    walked.map(|v| v.raw()),
+                    "{case}: {path:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn group_slots_follow_their_key_lists() {
+        let mut slots = std::collections::HashSet::new();
+        for group in Group::ALL {
+            for (i, key) in group.keys().iter().enumerate() {
+                assert_eq!(group.slot(key.as_bytes()), Some(i), "{group:?} {key}");
+                slots.insert(group.first_slot() + i);
+            }
+            assert_eq!(group.slot(b"nope"), None);
+        }
+        assert_eq!(
+            slots.len(),
+            SLOTS - Top::ALL.len(),
+            "no two keys share a slot"
+        );
+        assert!(slots.iter().all(|&s| (Top::ALL.len()..SLOTS).contains(&s)));
+    }
+
+    #[test]
+    fn index_answers_first_occurrences() {
+        let view = EventView::new(INDEX_CASES[1].as_bytes(), 0);
+        assert_eq!(view.spec_member("hostPID").unwrap().unwrap().raw(), b"true");
+        assert_eq!(view.request_member("data"), Some(None), "not in the first");
+        assert!(view.spec_member("nope").is_none(), "not an indexed key");
+        let view = EventView::new(INDEX_CASES[2].as_bytes(), 0);
+        assert_eq!(view.spec_member("hostPID"), None, "spec is an array");
+        let view = EventView::new(INDEX_CASES[0].as_bytes(), 0);
+        let name: &[&[u8]] = &[b"objectRef", b"name"];
+        assert_eq!(view.lookup(name).unwrap().raw(), br#""n""#);
+    }
+
+    #[test]
+    fn annotating_keeps_the_nested_index_right() {
+        for case in INDEX_CASES {
+            let payload = case.as_bytes();
+            let (out, index) = annotate(payload, EventIndex::build(payload), &meta());
+            assert_eq!(index, EventIndex::by_navigation(&out), "{case}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use eksaudit::event::{EventView, TopIndex};
+use eksaudit::event::{EventIndex, EventView};
 use eksaudit::json::compact_members;
 use libfuzzer_sys::fuzz_target;
 
@@ -25,6 +25,9 @@ const PRIVILEGED: &[&[u8]] = &[
 const SUBJECT: &[&[u8]] = &[b"requestObject", b"subjects", b"0", b"name"];
 const PORTS: &[&[u8]] = &[b"requestObject", b"spec", b"ports"];
 const REQUEST_KEYS: [&str; 4] = ["spec", "data", "roleRef", "nope"];
+const TARGET: &[&[u8]] = &[b"objectRef", b"name"];
+const RESPONSE_NAME: &[&[u8]] = &[b"responseObject", b"metadata", b"name"];
+const DECISION: &[&[u8]] = &[b"annotations", b"authorization.k8s.io/decision"];
 
 fuzz_target!(|data: &[u8]| {
     let (document, key) = match data.iter().position(|&b| b == 0) {
@@ -38,9 +41,9 @@ fuzz_target!(|data: &[u8]| {
     let payload: &[u8] = &compact;
     if let Cow::Borrowed(_) = compact {
         assert_eq!(
-            TopIndex::from_members(payload, &members),
-            TopIndex::build(payload),
-            "index from recorded members differs"
+            EventIndex::from_members(payload, &members),
+            EventIndex::by_navigation(payload),
+            "index from recorded members differs from a walk's"
         );
     }
     let view = EventView::new(payload, 1_700_000_000_123_456_789);
@@ -52,7 +55,7 @@ fuzz_target!(|data: &[u8]| {
     }
     // The indexed lookup answers what a plain walk from the root answers.
     let own: Vec<&[u8]> = key.split(|&b| b == b'/').take(8).collect();
-    for path in [&own[..], PRIVILEGED, SUBJECT, PORTS] {
+    for path in [&own[..], PRIVILEGED, SUBJECT, PORTS, TARGET, RESPONSE_NAME, DECISION] {
         let walked = path.iter().try_fold(view.root(), |v, k| v.get_go(k));
         assert_eq!(
             view.lookup(path).map(|v| v.raw()),

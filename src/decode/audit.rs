@@ -3,7 +3,7 @@
 use super::time::parse_rfc3339_nanos;
 use super::{DecodeErrorKind, Decoder, Location};
 use crate::event::{
-    AuditEvent, EventView, SourceMeta, Top, TopIndex, annotate_escaped, annotate_in_place,
+    AuditEvent, EventIndex, EventView, SourceMeta, Top, annotate_escaped, annotate_in_place,
 };
 use crate::json::{Json, Kind};
 
@@ -19,7 +19,7 @@ const API_VERSIONS: [&[u8]; 2] = [b"audit.k8s.io/v1", b"audit.k8s.io/v1beta1"];
 pub(super) fn payload(
     decoder: &mut Decoder,
     value: Json<'_>,
-    index: Option<TopIndex>,
+    index: Option<EventIndex>,
     meta: &SourceMeta,
     location: &Location,
 ) {
@@ -37,14 +37,14 @@ pub(super) fn payload(
 fn object(
     decoder: &mut Decoder,
     value: Json<'_>,
-    index: Option<TopIndex>,
+    index: Option<EventIndex>,
     meta: &SourceMeta,
     location: &Location,
 ) {
     // One pass over the top level serves the framing checks and, for an Event, the
     // event itself (its time, its auditID, its annotations, and later its fields).
-    let index = index.unwrap_or_else(|| TopIndex::build(value.raw()));
-    let view = EventView::with_index(value.raw(), index, 0);
+    let index = index.unwrap_or_else(|| EventIndex::build(value.raw()));
+    let view = EventView::with_index(value.raw(), &index, 0);
     let kind = view.top(Top::Kind).and_then(Json::str);
     if let Some(kind) = &kind
         && matches!(&kind[..], b"Event" | b"EventList")
@@ -59,7 +59,7 @@ fn object(
         Some(b"EventList") => match value.get("items") {
             Some(items) if items.kind() == Kind::Array => {
                 for (i, item) in items.elements().enumerate() {
-                    let index = TopIndex::build(item.raw());
+                    let index = EventIndex::build(item.raw());
                     single(decoder, item, index, meta, location.with_item(i));
                 }
             }
@@ -90,12 +90,12 @@ fn audit_id(value: Json<'_>) -> Option<String> {
 pub(super) fn owned_payload(
     decoder: &mut Decoder,
     mut buffer: Vec<u8>,
-    index: TopIndex,
+    index: EventIndex,
     meta: &SourceMeta,
     location: &Location,
 ) {
     let time = {
-        let view = EventView::with_index(&buffer, index, 0);
+        let view = EventView::with_index(&buffer, &index, 0);
         let kind = view.top(Top::Kind).and_then(Json::str);
         if view.root().kind() != Kind::Object
             || kind.as_deref() != Some(b"Event")
@@ -159,11 +159,11 @@ fn event_time(decoder: &mut Decoder, view: &EventView<'_>, location: &Location) 
 fn single(
     decoder: &mut Decoder,
     value: Json<'_>,
-    index: TopIndex,
+    index: EventIndex,
     meta: &SourceMeta,
     location: Location,
 ) {
-    let view = EventView::with_index(value.raw(), index, 0);
+    let view = EventView::with_index(value.raw(), &index, 0);
     let Some(time_ns) = event_time(decoder, &view, &location) else {
         return;
     };
@@ -191,12 +191,12 @@ fn deliver(
     decoder: &mut Decoder,
     payload: Vec<u8>,
     time_ns: u64,
-    index: TopIndex,
+    index: EventIndex,
     location: Location,
 ) {
     let limit = decoder.options().max_event_size;
     if payload.len() > limit {
-        let audit_id = view_audit_id(&EventView::with_index(&payload, index, 0));
+        let audit_id = view_audit_id(&EventView::with_index(&payload, &index, 0));
         let detail = format!(
             "event larger than max_event_size: size={} (max_event_size={limit})",
             payload.len()

@@ -5,8 +5,8 @@ use std::borrow::Cow;
 use memchr::memmem;
 
 use super::{DecodeErrorKind, Decoder, Location, audit};
-use crate::event::{SourceMeta, TopIndex};
-use crate::json::{Json, Kind, Member, Scanned, compact_members};
+use crate::event::{EventIndex, SourceMeta};
+use crate::json::{Json, Kind, Member, Recording, Scanned, compact_members};
 
 /// The suffix CloudWatch puts on a message it cut short.
 const TRUNCATED_SUFFIX: &[u8] = b"[Truncated...]";
@@ -573,7 +573,7 @@ fn validated(
     if is_truncated(text) {
         return message(decoder, Cow::Borrowed(text), meta, location);
     }
-    let index = (!members.is_empty()).then(|| TopIndex::from_members(text, members));
+    let index = (!members.is_empty()).then(|| EventIndex::from_members(text, members));
     audit::payload(decoder, Json::new(text), index, meta, location);
 }
 
@@ -598,7 +598,7 @@ fn message(decoder: &mut Decoder, text: Cow<'_, [u8]>, meta: &SourceMeta, locati
             return;
         }
     };
-    let index = (!members.is_empty()).then(|| TopIndex::from_members(&json, &members));
+    let index = (!members.is_empty()).then(|| EventIndex::from_members(&json, &members));
     // The usual case: an owned, already compact message whose members were recorded.
     let whole = matches!(&json, Cow::Borrowed(j) if j.len() == text.len());
     if whole && index.is_some() && matches!(text, Cow::Owned(_)) {
@@ -613,7 +613,7 @@ fn message(decoder: &mut Decoder, text: Cow<'_, [u8]>, meta: &SourceMeta, locati
 }
 
 /// A message validated while it was unescaped: where it is in the message buffer, and its
-/// root object's members (offsets relative to the message), as
+/// recorded members (offsets relative to the message), as
 /// [`crate::json::compact_members`] would have recorded them.
 #[derive(Debug, Clone, Copy)]
 struct Validated {
@@ -627,7 +627,7 @@ const END: u8 = 0;
 
 /// The fused pass over one message: unescapes the envelope string at the cursor (at its
 /// opening quote) into `text` at `out` and, in the same pass, validates the message as
-/// compact JSON and records its root members. `None` when the message is anything but
+/// compact JSON and records its members ([`Member`]). `None` when the message is anything but
 /// compact, valid JSON whose envelope-level escapes are only `\"`, `\\` and `\/` (so the
 /// bytes can be read as they come): the caller then unescapes it alone and the exact
 /// checks judge it, so every answer stays the validating scanner's.
@@ -647,9 +647,10 @@ fn fused_message(
     let first_member = members.len();
     let mut stack = [0u8; crate::json::MAX_DEPTH];
     let mut depth = 0usize;
-    // Root member being read: key span, value start (relative to the message).
-    let mut key = (0u32, 0u32);
-    let mut value_start = 0u32;
+    // The recorded members being read (relative to the message): the key at each depth,
+    // and where values start.
+    let mut keys = [(0u32, 0u32); crate::json::RECORD_DEPTH];
+    let mut recording = Recording::default();
 
     // The next message-level structural byte: `"` for `\"`, END for the envelope string's
     // closing quote; `None` for anything else that is not a plain byte.
@@ -745,9 +746,6 @@ fn fused_message(
 
     let mut b = next!();
     'value: loop {
-        if depth == 1 && stack[0] == b'}' {
-            value_start = (out - start) as u32;
-        }
         match b {
             b'{' | b'[' => {
                 emit!(b);
@@ -759,6 +757,7 @@ fn fused_message(
                     if depth + 1 >= crate::json::MAX_DEPTH {
                         return None;
                     }
+                    recording.opened(depth, close == b'}');
                     stack[depth] = close;
                     depth += 1;
                     if close == b'}' {
@@ -769,13 +768,15 @@ fn fused_message(
                         let key_start = out + 1;
                         emit!(b'"');
                         string!();
-                        if depth == 1 {
-                            key = ((key_start - start) as u32, (out - 1 - start) as u32);
+                        if let Some(slot) = keys.get_mut(depth - 1) {
+                            *slot = ((key_start - start) as u32, (out - 1 - start) as u32);
                         }
                         if next!() != b':' {
                             return None;
                         }
                         emit!(b':');
+                        // Only members are recorded: their values start here.
+                        recording.value_starts(depth, out - start);
                         b = next!();
                     } else {
                         b = n;
@@ -861,17 +862,17 @@ fn fused_message(
                     members: (first_member as u32, members.len() as u32),
                 });
             }
-            if depth == 1 && stack[0] == b'}' {
-                members.push(Member {
-                    key,
-                    value: (value_start, (out - start) as u32),
-                });
+            if let Some(key) = keys.get(depth - 1)
+                && let Some(member) = recording.member(depth, *key, out - start)
+            {
+                members.push(member);
             }
             let close = stack[depth - 1];
             let n = next!();
             if n == close {
                 emit!(n);
                 depth -= 1;
+                recording.closed(depth);
             } else if n == b',' {
                 emit!(b',');
                 if close == b'}' {
@@ -881,13 +882,14 @@ fn fused_message(
                     let key_start = out + 1;
                     emit!(b'"');
                     string!();
-                    if depth == 1 {
-                        key = ((key_start - start) as u32, (out - 1 - start) as u32);
+                    if let Some(slot) = keys.get_mut(depth - 1) {
+                        *slot = ((key_start - start) as u32, (out - 1 - start) as u32);
                     }
                     if next!() != b':' {
                         return None;
                     }
                     emit!(b':');
+                    recording.value_starts(depth, out - start);
                 }
                 b = next!();
                 continue 'value;
@@ -939,7 +941,7 @@ impl Decoder {
 mod tests {
     use super::*;
 
-    /// Compact messages are validated while they are unescaped, with the root members the
+    /// Compact messages are validated while they are unescaped, with the members the
     /// validating scanner records; anything else is left to it.
     #[test]
     fn fused_pass_validates_compact_messages_only() {
@@ -950,6 +952,7 @@ mod tests {
             r#"{"a":1}x"#,
             r#"{"a":"é"}"#,
             r#"{"a":01}"#,
+            r#"{"o":{"p":{"q":{"r":1},"s":[{"t":2}]},"u":"v"},"w":[{"x":{"y":3}}],"o":{"z":0}}"#,
         ];
         let log_events: Vec<String> = messages
             .iter()
@@ -967,7 +970,7 @@ mod tests {
         let mut fast = FastEnvelope::default();
         fast.parse(envelope.as_bytes()).unwrap();
         let validated: Vec<bool> = fast.messages.iter().map(|m| m.2.is_some()).collect();
-        assert_eq!(validated, [true, true, false, false, true, false]);
+        assert_eq!(validated, [true, true, false, false, true, false, true]);
         for (i, (_, span, range)) in fast.messages.iter().enumerate() {
             let text = &fast.text[span.0 as usize..span.1 as usize];
             assert_eq!(text, messages[i].as_bytes());

@@ -8,7 +8,7 @@
 //! their index is the one kept here, so one comparison replaces that pass. Events from
 //! anywhere else (a capture file, another source) are validated as before.
 
-use crate::event::{AuditEvent, TopIndex};
+use crate::event::{AuditEvent, EventIndex};
 
 /// The last batch's events, in the order handed.
 #[derive(Debug, Default)]
@@ -32,7 +32,7 @@ impl Handed {
     }
 
     /// The index of `data` when it is exactly one of the events handed.
-    pub(super) fn index_of(&mut self, data: &[u8]) -> Option<TopIndex> {
+    pub(super) fn index_of(&mut self, data: &[u8]) -> Option<EventIndex> {
         let n = self.events.len();
         (0..n)
             .map(|k| (self.next + k) % n)

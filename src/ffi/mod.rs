@@ -30,7 +30,7 @@ use falco_plugin::tables::TablesInput;
 use falco_plugin::{FailureReason, extract_plugin, plugin, source_plugin};
 
 use crate::decode::{DecodeErrorKind, DecodeStats, InputDecoder, read_path};
-use crate::event::{EventView, NestedIndex, TopIndex};
+use crate::event::{EventIndex, EventView};
 use crate::fields::{Arg, FieldId, Value, extract};
 use crate::sources::metrics::Metrics as SourceMetrics;
 use crate::sources::{SourceSpec, parse_open_params};
@@ -106,9 +106,7 @@ struct ExtractCache {
     /// Whether `payload` holds a compacted copy (else the event data is read in place).
     copied: bool,
     payload: Vec<u8>,
-    index: TopIndex,
-    /// The nested indexes, filled as fields are read and kept for the event's next call.
-    nested: NestedIndex,
+    index: EventIndex,
     time_ns: u64,
     /// Root members recorded while validating (reused buffer).
     members: Vec<crate::json::Member>,
@@ -459,7 +457,6 @@ impl K8sAuditEks {
         }
         // Invalidated first, so a failure below never leaves a stale hit behind.
         cache.event_number = 0;
-        cache.nested = NestedIndex::default();
         if let Some(index) = self.handed.index_of(data) {
             // Byte for byte an event this plugin decoded: valid, compact, indexed.
             cache.copied = false;
@@ -476,12 +473,12 @@ impl K8sAuditEks {
                         cache.payload.clear();
                         cache.payload.extend_from_slice(json);
                     }
-                    cache.index = TopIndex::from_members(json, &members);
+                    cache.index = EventIndex::from_members(json, &members);
                     Ok(())
                 }
                 Ok(std::borrow::Cow::Owned(json)) => {
                     cache.copied = true;
-                    cache.index = TopIndex::build(&json);
+                    cache.index = EventIndex::build(&json);
                     cache.payload = json;
                     Ok(())
                 }
@@ -518,7 +515,7 @@ impl K8sAuditEks {
             } else {
                 data
             };
-            let view = EventView::with_indexes(payload, cache.index, &cache.nested, cache.time_ns);
+            let view = EventView::with_index(payload, &cache.index, cache.time_ns);
             Ok(convert(extract(&view, field, arg)?))
         })
     }

@@ -34,9 +34,10 @@ pub(crate) mod swar;
 mod unescape;
 
 pub use navigate::{Elements, Json, Kind, Members};
+pub(crate) use scan::Recording;
 pub use scan::{
-    JsonError, JsonErrorKind, MAX_DEPTH, Member, Scanned, compact, compact_into, compact_members,
-    scan,
+    JsonError, JsonErrorKind, MAX_DEPTH, Member, RECORD_DEPTH, Scanned, compact, compact_into,
+    compact_members, scan,
 };
 pub use unescape::{push_escaped, unescape};
 

@@ -82,20 +82,85 @@ struct Scanner<'a, 'm> {
     s: &'a [u8],
     i: usize,
     eof: bool,
-    /// Where to record the members of a root object, when asked.
+    /// Where to record the members of the root object and of the objects nested in it,
+    /// when asked.
     members: Option<&'m mut Vec<Member>>,
-    /// The raw key of the root-object member being scanned.
-    root_key: (u32, u32),
+    /// The raw key of the member being scanned at each recorded depth.
+    keys: [(u32, u32); RECORD_DEPTH],
 }
 
-/// A member of a root object, as byte ranges of the scanned input: the key's raw text
-/// (between its quotes) and the value.
+/// How deep [`Member`]s are recorded: the root object's members (depth 1), the members of
+/// objects among them (2) and of objects among those (3), e.g. `requestObject.spec.*`.
+pub const RECORD_DEPTH: usize = 3;
+
+/// A member of the root object, or of an object reached from it through objects only (no
+/// array on the way), at most [`RECORD_DEPTH`] deep: byte ranges of the scanned input for
+/// the key's raw text (between its quotes) and the value.
+///
+/// Members are recorded when their value ends, so an object's members come before the
+/// object's own member (post-order): the members at depth `d + 1` between two members at
+/// depth `d` (or from the start) belong to the second one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Member {
     /// Start and end of the key text, without quotes.
     pub key: (u32, u32),
     /// Start and end of the value.
     pub value: (u32, u32),
+    /// 1 for a member of the root object, 2 for a member of one of its objects, ...
+    pub depth: u32,
+}
+
+/// Which members the scanners record: how many of the open containers, from the root,
+/// are objects, up to [`RECORD_DEPTH`] (a member is recorded when all its enclosing
+/// containers are objects and it is at most that deep), and where the value of each such
+/// member started.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Recording {
+    objects: usize,
+    starts: [u32; RECORD_DEPTH],
+}
+
+impl Recording {
+    /// A container was opened; `depth` is the number open before it.
+    #[inline(always)]
+    pub(crate) fn opened(&mut self, depth: usize, object: bool) {
+        // Capped, so that `objects` never exceeds the recorded depth either.
+        if object && self.objects == depth && depth < RECORD_DEPTH {
+            self.objects += 1;
+        }
+    }
+
+    /// A container was closed; `depth` is the number still open.
+    #[inline(always)]
+    pub(crate) fn closed(&mut self, depth: usize) {
+        self.objects = self.objects.min(depth);
+    }
+
+    /// Whether a member at `depth` (open containers) is recorded.
+    #[inline(always)]
+    pub(crate) fn records(&self, depth: usize) -> bool {
+        // `objects` is at most `depth` and at most RECORD_DEPTH, so this is
+        // `1 <= depth == objects`: one comparison on every value of the document.
+        depth.wrapping_sub(1) < self.objects
+    }
+
+    /// A value starts at `at` with `depth` containers open.
+    #[inline(always)]
+    pub(crate) fn value_starts(&mut self, depth: usize, at: usize) {
+        if self.records(depth) {
+            self.starts[depth - 1] = at as u32;
+        }
+    }
+
+    /// The member at `depth` whose value ends at `end`, when it is recorded.
+    #[inline(always)]
+    pub(crate) fn member(&self, depth: usize, key: (u32, u32), end: usize) -> Option<Member> {
+        self.records(depth).then(|| Member {
+            key,
+            value: (self.starts[depth - 1], end as u32),
+            depth: depth as u32,
+        })
+    }
 }
 
 /// The closing bytes of the open containers: a fixed array, as deep as [`MAX_DEPTH`]
@@ -292,15 +357,15 @@ impl Scanner<'_, '_> {
         }
     }
 
-    fn object_key(&mut self, ws: &mut bool, root: bool) -> Step<()> {
+    fn object_key(&mut self, ws: &mut bool, depth: usize) -> Step<()> {
         *ws |= self.skip_ws();
         let start = self.i;
         match self.peek()? {
             b'"' => self.string()?,
             b => return self.err(JsonErrorKind::UnexpectedByte(b), self.i),
         }
-        if root {
-            self.root_key = ((start + 1) as u32, (self.i - 1) as u32);
+        if let Some(slot) = depth.checked_sub(1).and_then(|d| self.keys.get_mut(d)) {
+            *slot = ((start + 1) as u32, (self.i - 1) as u32);
         }
         *ws |= self.skip_ws();
         match self.peek()? {
@@ -316,12 +381,13 @@ impl Scanner<'_, '_> {
     fn value(&mut self) -> Step<bool> {
         let mut stack = Stack::default();
         let mut ws = false;
-        let mut member_start = None;
+        let mut recording = Recording::default();
+        let record = self.members.is_some();
         'value: loop {
             ws |= self.skip_ws();
             let b = self.peek()?;
-            if stack.len() == 1 && stack.last() == Some(b'}') {
-                member_start = Some(self.i);
+            if record {
+                recording.value_starts(stack.len(), self.i);
             }
             if stack.len() + 1 > MAX_DEPTH {
                 return self.err(JsonErrorKind::TooDeep, self.i);
@@ -333,8 +399,9 @@ impl Scanner<'_, '_> {
                     if self.peek()? == b'}' {
                         self.i += 1;
                     } else {
+                        recording.opened(stack.len(), true);
                         stack.push(b'}');
-                        self.object_key(&mut ws, stack.len() == 1)?;
+                        self.object_key(&mut ws, stack.len())?;
                         continue 'value;
                     }
                 }
@@ -344,6 +411,7 @@ impl Scanner<'_, '_> {
                     if self.peek()? == b']' {
                         self.i += 1;
                     } else {
+                        recording.opened(stack.len(), false);
                         stack.push(b']');
                         continue 'value;
                     }
@@ -355,24 +423,22 @@ impl Scanner<'_, '_> {
                 let Some(close) = stack.last() else {
                     return Ok(ws);
                 };
-                if stack.len() == 1
-                    && let Some(start) = member_start.take()
-                    && let Some(members) = self.members.as_deref_mut()
+                if let Some(members) = self.members.as_deref_mut()
+                    && let Some(key) = stack.len().checked_sub(1).and_then(|d| self.keys.get(d))
+                    && let Some(member) = recording.member(stack.len(), *key, self.i)
                 {
-                    members.push(Member {
-                        key: self.root_key,
-                        value: (start as u32, self.i as u32),
-                    });
+                    members.push(member);
                 }
                 ws |= self.skip_ws();
                 let b = self.peek()?;
                 if b == close {
                     self.i += 1;
                     stack.pop();
+                    recording.closed(stack.len());
                 } else if b == b',' {
                     self.i += 1;
                     if close == b'}' {
-                        self.object_key(&mut ws, stack.len() == 1)?;
+                        self.object_key(&mut ws, stack.len())?;
                     }
                     continue 'value;
                 } else {
@@ -402,7 +468,7 @@ fn scan_recording(
         i: start,
         eof,
         members,
-        root_key: (0, 0),
+        keys: [(0, 0); RECORD_DEPTH],
     };
     match scanner.value() {
         Ok(whitespace) => Ok(Scanned::Complete {
@@ -420,8 +486,9 @@ pub fn compact(input: &[u8]) -> Result<Cow<'_, [u8]>, JsonError> {
     compact_recording(input, None)
 }
 
-/// [`compact`], also recording the members of a root object (offsets into the compact
-/// result) in one pass: what an index of the top level needs, without a second scan.
+/// [`compact`], also recording the [`Member`]s of a root object and of the objects in it
+/// (offsets into the compact result) in one pass: what an event's index needs, without a
+/// second scan.
 pub fn compact_members<'a>(
     input: &'a [u8],
     members: &mut Vec<Member>,
@@ -579,8 +646,12 @@ mod tests {
         assert!(matches!(compact(br#"{"a":1}"#).unwrap(), Cow::Borrowed(_)));
     }
 
+    fn text_of(doc: &[u8], (s, e): (u32, u32)) -> String {
+        String::from_utf8(doc[s as usize..e as usize].to_vec()).unwrap()
+    }
+
     #[test]
-    fn records_root_members() {
+    fn records_members_to_depth_three() {
         let doc = br#"{"a":1,"b\"c":{"x":[1,{"y":2}]},"d":[],"e":"s"}"#;
         let mut members = Vec::new();
         compact_members(doc, &mut members).unwrap();
@@ -588,16 +659,29 @@ mod tests {
             |(s, e): (u32, u32)| String::from_utf8(doc[s as usize..e as usize].to_vec()).unwrap();
         let got: Vec<_> = members
             .iter()
-            .map(|m| (text(m.key), text(m.value)))
+            .map(|m| (text(m.key), text(m.value), m.depth))
             .collect();
+        // Post-order, and nothing below an array.
         assert_eq!(
             got,
             vec![
-                ("a".into(), "1".into()),
-                ("b\\\"c".into(), r#"{"x":[1,{"y":2}]}"#.into()),
-                ("d".into(), "[]".into()),
-                ("e".into(), r#""s""#.into())
+                ("a".into(), "1".into(), 1),
+                ("x".into(), r#"[1,{"y":2}]"#.into(), 2),
+                ("b\\\"c".into(), r#"{"x":[1,{"y":2}]}"#.into(), 1),
+                ("d".into(), "[]".into(), 1),
+                ("e".into(), r#""s""#.into(), 1)
             ]
+        );
+        let deep = br#"{"a":{"b":{"c":{"d":1},"e":2}},"f":{}}"#;
+        compact_members(deep, &mut members).unwrap();
+        let got: Vec<_> = members
+            .iter()
+            .map(|m| (text_of(deep, m.key), m.depth))
+            .collect();
+        assert_eq!(
+            got,
+            [("c", 3), ("e", 3), ("b", 2), ("a", 1), ("f", 1)].map(|(k, d)| (k.to_string(), d)),
+            "recorded to depth {RECORD_DEPTH}"
         );
         compact_members(b" [1,{\"a\":2}]", &mut members).unwrap();
         assert!(members.is_empty());
