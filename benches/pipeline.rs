@@ -19,8 +19,9 @@
 //! * `plugin_abi`: the plugin as Falco runs it: the built `libeksaudit.so` loaded with
 //!   `dlopen`, the input replayed with `file://` through `next_batch` (by
 //!   `falco_plugin_runner`), and the plugin's `ka.*` rule fields extracted through
-//!   `plugin_extract_fields`, one per call as libsinsp asks; against `decode_extract_ka`,
-//!   the same fields decoded and extracted in-process.
+//!   `plugin_extract_fields`, one per call as libsinsp asks; against `file_extract_ka`,
+//!   the same file decoded (the same path: file, gzip members, envelopes) and the same
+//!   fields extracted in-process, and `decode_extract_ka`, the same from in-memory records.
 //!
 //! After criterion's own report, the ratio `baseline time / eksaudit time` (higher is
 //! better; ≥ 1.0 means eksaudit does more work in less time than a bare DOM parse) and
@@ -201,6 +202,23 @@ fn decode_extract(
     values
 }
 
+/// The input file decoded as the plugin's `file://` replay decodes it (`InputDecoder`), and
+/// `requests` extracted from every event: the plugin's work without the C ABI.
+fn file_extract(path: &Path, requests: &[FieldRequest], options: &DecodeOptions) -> usize {
+    let inputs = vec![eksaudit::decode::Input::File(path.to_path_buf())];
+    let mut values = 0;
+    for item in eksaudit::decode::InputDecoder::new(inputs, options.clone()) {
+        let decoded = item.expect("the bench input decodes");
+        let view = decoded.event.view();
+        for request in requests {
+            if let Ok(Some(v)) = extract(&view, request.field, request.arg.as_arg()) {
+                values += black_box(v).as_slice().len();
+            }
+        }
+    }
+    values
+}
+
 /// `eksaudit forward` to a JSON lines sink, in-process: decode every record and write
 /// each event as a line into one reused buffer (the file sink's work before its write).
 fn decode_jsonl(records: &[Vec<u8>], options: &DecodeOptions) -> usize {
@@ -305,6 +323,9 @@ fn run_once(
             }
             "decode_extract_ka" => {
                 black_box(decode_extract(records, &plugin_requests(), options));
+            }
+            "file_extract_ka" => {
+                black_box(file_extract(&input_file().0, &plugin_requests(), options));
             }
             "plugin_abi" => {
                 let (events, values) = abi.expect("libeksaudit.so next to the bench").replay();
@@ -499,6 +520,10 @@ fn main() {
                 b.iter(|| decode_extract(black_box(&records), &ka_requests, &options))
             });
             group.bench_function("plugin_abi", |b| b.iter(|| abi.replay()));
+            let path = input_file().0;
+            group.bench_function("file_extract_ka", |b| {
+                b.iter(|| file_extract(black_box(&path), &ka_requests, &options))
+            });
         }
     }
     group.finish();
@@ -531,6 +556,10 @@ fn main() {
     let in_process_ka = || {
         black_box(decode_extract(&records, &ka_requests, &options));
     };
+    let input_path = input_file().0;
+    let in_process_file_ka = || {
+        black_box(file_extract(&input_path, &ka_requests, &options));
+    };
     let through_abi = || {
         if let Some(abi) = &abi {
             black_box(abi.replay());
@@ -540,6 +569,7 @@ fn main() {
     if abi.is_some() {
         runs.push(("decode_extract_ka", &in_process_ka));
         runs.push(("plugin_abi", &through_abi));
+        runs.push(("file_extract_ka", &in_process_file_ka));
     }
     let rounds = std::env::var("EKSAUDIT_BENCH_ROUNDS")
         .ok()
@@ -569,8 +599,10 @@ fn main() {
     );
     if abi.is_some() {
         println!(
-            "  plugin through the C ABI vs in-process, same {} ka.* fields (fastest wall): {:.2}x",
+            "  plugin through the C ABI vs in-process, same {} ka.* fields (fastest wall): \
+             {:.2}x the same file decoded in-process, {:.2}x in-memory records",
             plugin_fields().len(),
+            measured[6].0 / measured[7].0,
             measured[6].0 / measured[5].0
         );
     }
@@ -611,15 +643,17 @@ fn main() {
     ) {
         println!("two threads vs one (decode + extract): {:.2}x", one / two);
     }
-    if let (Some(in_process), Some(abi)) = (
+    if let (Some(in_process), Some(file), Some(abi)) = (
         mean_ns(group_name, "decode_extract_ka"),
+        mean_ns(group_name, "file_extract_ka"),
         mean_ns(group_name, "plugin_abi"),
     ) {
         println!(
             "plugin next_batch + {} ka.* fields through the C ABI: {:>10.0} events/s, \
-             {:.2}x the in-process cost of the same",
+             {:.2}x the in-process cost of the same file, {:.2}x of in-memory records",
             plugin_fields().len(),
             per_sec(abi),
+            abi / file,
             abi / in_process
         );
     }

@@ -55,7 +55,15 @@ fuzz_target!(|data: &[u8]| {
     }
     // The indexed lookup answers what a plain walk from the root answers.
     let own: Vec<&[u8]> = key.split(|&b| b == b'/').take(8).collect();
-    for path in [&own[..], PRIVILEGED, SUBJECT, PORTS, TARGET, RESPONSE_NAME, DECISION] {
+    for path in [
+        &own[..],
+        PRIVILEGED,
+        SUBJECT,
+        PORTS,
+        TARGET,
+        RESPONSE_NAME,
+        DECISION,
+    ] {
         let walked = path.iter().try_fold(view.root(), |v, k| v.get_go(k));
         assert_eq!(
             view.lookup(path).map(|v| v.raw()),

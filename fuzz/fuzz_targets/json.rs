@@ -1,5 +1,5 @@
 //! The JSON layer over arbitrary bytes: the validating pass (`compact`, `scan`, with the
-//! root members recorded), navigation, unescaping and escaping, `indent`.
+//! members recorded), navigation, unescaping and escaping, `indent`.
 //!
 //! Invariants:
 //! * what `serde_json` accepts (valid UTF-8), `compact` accepts, and both read the same
@@ -7,16 +7,29 @@
 //! * the compact form is compact (`compact` of it borrows it whole) and `indent` of it
 //!   compacts back to it;
 //! * a prefix of a valid document scanned as a stream asks for more, never fails;
-//! * the members recorded while validating are the members navigation finds;
+//! * the members recorded while validating are the members navigation finds: those of the
+//!   root object and of objects reached through objects, `RECORD_DEPTH` deep, post-order;
 //! * `unescape` undoes `push_escaped` for any bytes.
 #![no_main]
 
 use std::borrow::Cow;
 
 use eksaudit::json::{
-    self, Json, Kind, MAX_DEPTH, Scanned, compact, compact_members, push_escaped, scan, unescape,
+    self, Json, Kind, MAX_DEPTH, RECORD_DEPTH, Scanned, compact, compact_members, push_escaped,
+    scan, unescape,
 };
 use libfuzzer_sys::fuzz_target;
+
+/// The members the validating pass records, found by navigation: (depth, raw key, value),
+/// an object's members before the member that holds it.
+fn recordable<'a>(object: Json<'a>, depth: u32, out: &mut Vec<(u32, &'a [u8], &'a [u8])>) {
+    for (key, value) in object.members() {
+        if (depth as usize) < RECORD_DEPTH && value.kind() == Kind::Object {
+            recordable(value, depth + 1, out);
+        }
+        out.push((depth, key, value.raw()));
+    }
+}
 
 /// Visits every value; answers how many.
 fn walk(value: Json<'_>, depth: usize) -> usize {
@@ -142,11 +155,13 @@ fuzz_target!(|data: &[u8]| {
     if let Cow::Borrowed(_) = compacted
         && root.kind() == Kind::Object
     {
-        let found: Vec<(&[u8], &[u8])> = root.members().map(|(k, v)| (k, v.raw())).collect();
-        let recorded: Vec<(&[u8], &[u8])> = members
+        let mut found = Vec::new();
+        recordable(root, 1, &mut found);
+        let recorded: Vec<(u32, &[u8], &[u8])> = members
             .iter()
             .map(|m| {
                 (
+                    m.depth,
                     &c[m.key.0 as usize..m.key.1 as usize],
                     &c[m.value.0 as usize..m.value.1 as usize],
                 )

@@ -87,8 +87,13 @@ fn install_panic_hook() {
 
 /// A C string of `bytes`, cut at the first NUL as C would read it.
 fn c_string(bytes: &[u8]) -> CString {
-    let end = memchr::memchr(0, bytes).unwrap_or(bytes.len());
-    CString::new(&bytes[..end]).unwrap_or_default()
+    // One scan for NUL in the common case (none): `CString::new` makes it.
+    CString::new(bytes).unwrap_or_else(|nul| {
+        let end = nul.nul_position();
+        let mut text = nul.into_vec();
+        text.truncate(end);
+        CString::new(text).unwrap_or_default()
+    })
 }
 
 /// The last event whose payload was parsed for extraction. Falco asks for one field per
