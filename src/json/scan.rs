@@ -655,11 +655,9 @@ mod tests {
         let doc = br#"{"a":1,"b\"c":{"x":[1,{"y":2}]},"d":[],"e":"s"}"#;
         let mut members = Vec::new();
         compact_members(doc, &mut members).unwrap();
-        let text =
-            |(s, e): (u32, u32)| String::from_utf8(doc[s as usize..e as usize].to_vec()).unwrap();
         let got: Vec<_> = members
             .iter()
-            .map(|m| (text(m.key), text(m.value), m.depth))
+            .map(|m| (text_of(doc, m.key), text_of(doc, m.value), m.depth))
             .collect();
         // Post-order, and nothing below an array.
         assert_eq!(
