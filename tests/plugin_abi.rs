@@ -4,10 +4,12 @@
 //! errors, `get_last_error`, the raw `next_batch` contract).
 //!
 //! This test binary deliberately does not link the `eksaudit` crate, so the only plugin
-//! code in the process is the shared library under test.
+//! code in the process is the shared library under test (in-process values, to compare
+//! with, come from running the `eksaudit` binary).
 
 use std::ffi::{CStr, CString, c_char};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use falco_plugin::api::{
@@ -34,7 +36,7 @@ mod hostile_corpus;
 #[path = "plugin_abi_kinesis.rs"]
 mod kinesis;
 use fixture_paths::{fixtures, trace_files};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// A file of the project's own test data, by its path in the repository.
 fn own(path: &str) -> PathBuf {
@@ -374,6 +376,108 @@ fn field_values_through_the_abi() {
     assert!(
         matches!(get("ka.req.pod.containers.name"), ExtractedField::Vec(ref v) if v.len() == 2)
     );
+}
+
+/// Every request's value through the C ABI is the value `eksaudit extract` prints for it
+/// in-process, on every upstream trace and the project's own events: cut at the first NUL
+/// (as C reads a string), a scalar's last value, and a one-item list as one string (as
+/// the runner returns it).
+#[test]
+fn abi_values_are_the_in_process_values() {
+    let _serial = serial();
+    let requests: Vec<(String, bool)> = declared_fields()
+        .iter()
+        .flat_map(|field| {
+            let list = field["isList"] == true;
+            requests(field).into_iter().map(move |r| (r, list))
+        })
+        .collect();
+    let mut inputs = trace_files();
+    inputs.extend(OWN_INPUTS.iter().map(|(path, _, _)| own(path)));
+    inputs.push(own("tests/data/events/nul-in-values.json"));
+    let mut compared = 0;
+    for input in &inputs {
+        let expected = in_process_values(input, &requests);
+        let mut runner = capture("{}", &format!("file://{}", input.display()));
+        let mut events = 0;
+        loop {
+            let event = match runner.next_event() {
+                Ok(event) => event,
+                Err(e) if status(&e) == Some(ScapStatus::Eof) => break,
+                Err(e) if status(&e) == Some(ScapStatus::Timeout) => continue,
+                Err(e) => panic!("{}: {e:#}", input.display()),
+            };
+            let want = expected
+                .get(events)
+                .unwrap_or_else(|| panic!("{}: more events through the ABI", input.display()));
+            for (request, list) in &requests {
+                let got = match runner.extract_field(&event, request) {
+                    Some(Ok(value)) => value,
+                    other => panic!("{}: {request}: {other:?}", input.display()),
+                };
+                let want = as_extracted(want.get(request), *list);
+                assert_eq!(got, want, "{}: event {events}, {request}", input.display());
+                compared += 1;
+            }
+            events += 1;
+        }
+        assert_eq!(events, expected.len(), "{}", input.display());
+    }
+    assert!(compared > 10_000, "{compared}");
+}
+
+/// What the NUL test event gives through the ABI: strings end at their first NUL.
+#[test]
+fn values_end_at_their_first_nul() {
+    let _serial = serial();
+    let input = own("tests/data/events/nul-in-values.json");
+    let mut runner = capture("{}", &format!("file://{}", input.display()));
+    let event = runner.next_event().unwrap();
+    let mut get = |f: &str| runner.extract_field(&event, f).unwrap().unwrap();
+    let text = |s: &str| ExtractedField::String(CString::new(s).unwrap());
+    assert_eq!(get("ka.user.name"), text("ad"));
+    assert_eq!(
+        get("ka.user.groups"),
+        ExtractedField::Vec(vec![text("system:mas"), text("system:authenticated")])
+    );
+    assert_eq!(get("ka.target.name"), text("aws-auth"));
+}
+
+/// `eksaudit extract` of every request over `input`: one JSON object per event.
+fn in_process_values(input: &Path, requests: &[(String, bool)]) -> Vec<Map<String, Value>> {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_eksaudit"));
+    command.arg("extract");
+    for (request, _) in requests {
+        command.arg("--field").arg(request);
+    }
+    let output = command.arg(input).output().expect("eksaudit runs");
+    String::from_utf8(output.stdout)
+        .expect("extract prints UTF-8")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("extract prints JSON objects"))
+        .collect()
+}
+
+/// What the runner hands back for a value `eksaudit extract` printed.
+fn as_extracted(value: Option<&Value>, list: bool) -> ExtractedField {
+    let mut strings: Vec<&str> = match value {
+        None => Vec::new(),
+        Some(Value::String(s)) => vec![s],
+        Some(Value::Array(items)) => items.iter().map(|v| v.as_str().unwrap()).collect(),
+        Some(other) => panic!("extract printed {other}"),
+    };
+    if !list && strings.len() > 1 {
+        strings.drain(..strings.len() - 1);
+    }
+    let c_string = |s: &&str| {
+        let text = s.split('\0').next().unwrap_or_default();
+        ExtractedField::String(CString::new(text).unwrap())
+    };
+    match strings.as_slice() {
+        [] => ExtractedField::None,
+        [one] => c_string(one),
+        many => ExtractedField::Vec(many.iter().map(c_string).collect()),
+    }
 }
 
 /// The bundled samples arrive in CloudWatch envelopes: the cluster, account and log group

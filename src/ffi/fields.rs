@@ -1,44 +1,59 @@
 //! The plugin's `EXTRACT_FIELDS`, built from [`crate::fields`]' table.
 //!
-//! The SDK infers a field's list flag and argument kind from its extractor's signature, so
-//! each table entry gets a closure of the right shape: `scalar` (no argument, one
-//! value), `scalar_key` (required key), `list` (no argument, list), `list_index`
-//! (optional index, list). Names and descriptions come from the table itself; a test
-//! checks that the shapes agree with it.
+//! The SDK infers a field's list flag and argument kind (for the schema Falco reads) from
+//! its extractor's signature, so each table entry gets a closure of the right shape:
+//! `scalar` (no argument, one value), `scalar_key` (required key), `list` (no argument,
+//! list), `list_index` (optional index, list). Names and descriptions come from the table
+//! itself; a test checks that the shapes agree with it.
+//!
+//! The closures only shape the schema: requests are served by the plugin's own
+//! `extract_fields`, which never calls them.
 
+use std::ffi::CString;
+
+use falco_plugin::anyhow::{Error, anyhow};
 use falco_plugin::extract::{ExtractFieldInfo, ExtractRequest, field};
 
 use super::K8sAuditEks;
-use crate::fields::{Arg, FieldId, TABLE};
+use crate::fields::TABLE;
 
 macro_rules! extract_fields {
     ($($kind:ident $index:literal),* $(,)?) => {
         &[$(extract_fields!(@field $kind $index)),*]
     };
     (@field scalar $i:literal) => {
-        field(TABLE[$i].name, &|p: &mut K8sAuditEks, req: ExtractRequest<K8sAuditEks>| {
-            p.extract_one(req, FieldId($i), Arg::None)
+        field(TABLE[$i].name, &|_: &mut K8sAuditEks, _: ExtractRequest<K8sAuditEks>| {
+            not_called::<Option<CString>>($i)
         })
         .with_description(TABLE[$i].description)
     };
     (@field scalar_key $i:literal) => {
-        field(TABLE[$i].name, &|p: &mut K8sAuditEks, req: ExtractRequest<K8sAuditEks>, key: &std::ffi::CStr| {
-            p.extract_one(req, FieldId($i), Arg::Key(key.to_bytes()))
+        field(TABLE[$i].name, &|_: &mut K8sAuditEks, _: ExtractRequest<K8sAuditEks>, _: &std::ffi::CStr| {
+            not_called::<Option<CString>>($i)
         })
         .with_description(TABLE[$i].description)
     };
     (@field list $i:literal) => {
-        field(TABLE[$i].name, &|p: &mut K8sAuditEks, req: ExtractRequest<K8sAuditEks>| {
-            p.extract_list(req, FieldId($i), Arg::None)
+        field(TABLE[$i].name, &|_: &mut K8sAuditEks, _: ExtractRequest<K8sAuditEks>| {
+            not_called::<Vec<CString>>($i)
         })
         .with_description(TABLE[$i].description)
     };
     (@field list_index $i:literal) => {
-        field(TABLE[$i].name, &|p: &mut K8sAuditEks, req: ExtractRequest<K8sAuditEks>, index: Option<u64>| {
-            p.extract_list(req, FieldId($i), index.map_or(Arg::None, Arg::Index))
+        field(TABLE[$i].name, &|_: &mut K8sAuditEks, _: ExtractRequest<K8sAuditEks>, _: Option<u64>| {
+            not_called::<Vec<CString>>($i)
         })
         .with_description(TABLE[$i].description)
     };
+}
+
+/// What a schema closure answers if the SDK ever called it: an error naming the field,
+/// never a wrong value.
+fn not_called<T>(index: usize) -> Result<T, Error> {
+    Err(anyhow!(
+        "{}: extraction is served by K8sAuditEks::extract_fields",
+        TABLE[index].name
+    ))
 }
 
 /// Every field the plugin exports (`ka.*` and `eks.*`), in table order.

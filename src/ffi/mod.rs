@@ -15,23 +15,26 @@
 //!   `Timeout` or `Eof`;
 //! * only this module imports `falco_plugin`.
 
-use std::ffi::{CStr, CString};
+use std::borrow::Cow;
+use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use bumpalo::Bump;
 use falco_plugin::anyhow::{Error, anyhow};
+use falco_plugin::api::{ss_plugin_extract_field, ss_plugin_extract_value_offsets};
 use falco_plugin::base::{Json, Metric, MetricLabel, MetricType, MetricValue, Plugin};
 use falco_plugin::event::PluginEvent;
 use falco_plugin::event::events::Event;
-use falco_plugin::extract::{ExtractFieldInfo, ExtractPlugin, ExtractRequest};
+use falco_plugin::extract::{ExtractFieldInfo, ExtractPlugin};
 use falco_plugin::source::{
     EventBatch, EventInput, OpenParam, SourcePlugin, SourcePluginInstance, serialize_open_params,
 };
-use falco_plugin::tables::TablesInput;
+use falco_plugin::tables::{LazyTableReader, TablesInput};
 use falco_plugin::{FailureReason, extract_plugin, plugin, source_plugin};
 
 use crate::decode::{DecodeErrorKind, DecodeStats, InputDecoder, read_path};
 use crate::event::{EventIndex, EventView};
-use crate::fields::{Arg, FieldId, Value, extract};
+use crate::fields::{Arg, ArgKind, FieldId, extract};
 use crate::sources::metrics::Metrics as SourceMetrics;
 use crate::sources::{SourceSpec, parse_open_params};
 
@@ -498,62 +501,120 @@ impl K8sAuditEks {
         Ok(())
     }
 
-    /// Extracts `field` from the event of `req` and hands the value to `convert`, which
-    /// makes the C strings the SDK copies out (one allocation per value, nothing else).
-    fn extract_with<T>(
-        &mut self,
-        req: ExtractRequest<Self>,
-        field: FieldId,
-        arg: Arg<'_>,
-        convert: impl FnOnce(Option<Value<'_>>) -> T,
-    ) -> Result<T, Error> {
-        guard("extract_fields", || {
-            if self.panic_at == Some(PanicPoint::Extract) {
-                panic!("injected panic in extract");
-            }
-            let event = req.event.event()?;
-            let data = event.params.event_data;
-            self.prepare(data, req.event.event_number(), event.metadata.ts)?;
-            let cache = &self.cache;
-            let payload = if cache.copied {
-                &cache.payload[..]
-            } else {
-                data
-            };
-            let view = EventView::with_index(payload, &cache.index, cache.time_ns);
-            Ok(convert(extract(&view, field, arg)?))
-        })
+    /// The event `prepare` cached, as extraction reads it: in place in `data`, or the
+    /// compacted copy.
+    fn cached_view<'a>(&'a self, data: &'a [u8]) -> EventView<'a> {
+        let cache = &self.cache;
+        let payload = if cache.copied {
+            &cache.payload[..]
+        } else {
+            data
+        };
+        EventView::with_index(payload, &cache.index, cache.time_ns)
     }
+}
 
-    fn extract_one(
-        &mut self,
-        req: ExtractRequest<Self>,
-        field: FieldId,
-        arg: Arg<'_>,
-    ) -> Result<Option<CString>, Error> {
-        self.extract_with(req, field, arg, |value| {
-            value.and_then(|v| v.as_slice().last().map(|s| c_string(s)))
-        })
+/// Serves one extraction request: the field's value, written into the SDK's per-call
+/// `storage` as the C strings Falco reads (`res.str_`, `res_len`).
+fn extract_request(
+    view: &EventView<'_>,
+    req: &mut ss_plugin_extract_field,
+    storage: &Bump,
+) -> Result<(), Error> {
+    let id = req.field_id as usize;
+    if id >= fields::EXTRACT_FIELDS.len() {
+        return Err(anyhow!("field index {id} out of bounds"));
     }
+    let field = FieldId(id);
+    let info = field.info();
+    let arg = request_arg(req, info.arg).map_err(|e| anyhow!("{}: {e}", info.name))?;
+    let value = extract(view, field, arg)?;
+    let values = match &value {
+        None => &[][..],
+        Some(value) if info.list => value.as_slice(),
+        // A scalar field's value is its last (and only) string.
+        Some(value) => value
+            .as_slice()
+            .last()
+            .map_or(&[][..], std::slice::from_ref),
+    };
+    hand_over(req, values, storage);
+    Ok(())
+}
 
-    fn extract_list(
-        &mut self,
-        req: ExtractRequest<Self>,
-        field: FieldId,
-        arg: Arg<'_>,
-    ) -> Result<Vec<CString>, Error> {
-        self.extract_with(req, field, arg, |value| {
-            value.map_or_else(Vec::new, |v| {
-                v.as_slice().iter().map(|s| c_string(s)).collect()
-            })
-        })
+/// The argument of a request, checked against the kind the field declares (Falco checks
+/// it against the schema first; this keeps a stray request an error, not a guess).
+fn request_arg(req: &ss_plugin_extract_field, kind: ArgKind) -> Result<Arg<'_>, Error> {
+    let arg = if req.arg_present == 0 {
+        Arg::None
+    } else if req.arg_key.is_null() {
+        Arg::Index(req.arg_index)
+    } else {
+        // SAFETY: the plugin API passes a present key as a NUL-terminated string that
+        // lives as long as the request.
+        Arg::Key(unsafe { CStr::from_ptr(req.arg_key) }.to_bytes())
+    };
+    match (kind, &arg) {
+        (ArgKind::None, Arg::None)
+        | (ArgKind::RequiredKey, Arg::Key(_))
+        | (ArgKind::OptionalIndex, Arg::None | Arg::Index(_)) => Ok(arg),
+        (kind, arg) => Err(anyhow!(
+            "argument {arg:?} does not fit a field taking {kind:?}"
+        )),
     }
+}
+
+/// Writes `values` as C strings (each cut at its first NUL, as C reads it) and the array
+/// of their pointers into `storage`, and points the request at them. The SDK resets
+/// `storage` before each call; Falco copies the strings out before the next one.
+fn hand_over(req: &mut ss_plugin_extract_field, values: &[Cow<'_, [u8]>], storage: &Bump) {
+    if values.is_empty() {
+        req.res.str_ = std::ptr::null_mut();
+        req.res_len = 0;
+        return;
+    }
+    let pointers = storage.alloc_slice_fill_with(values.len(), |i| {
+        let bytes = &values[i][..];
+        let text = memchr::memchr(0, bytes).map_or(bytes, |nul| &bytes[..nul]);
+        let terminated = storage.alloc_slice_fill_copy(text.len() + 1, 0u8);
+        terminated[..text.len()].copy_from_slice(text);
+        terminated.as_ptr().cast::<c_char>()
+    });
+    req.res.str_ = pointers.as_mut_ptr();
+    req.res_len = values.len() as u64;
 }
 
 impl ExtractPlugin for K8sAuditEks {
     type Event<'a> = PluginEventOf<'a>;
     type ExtractContext = ();
     const EXTRACT_FIELDS: &'static [ExtractFieldInfo<Self>] = fields::EXTRACT_FIELDS;
+
+    /// Every request of a call served from one event parse, with the values written
+    /// straight into the SDK's storage: the SDK's own loop would parse the event header
+    /// and allocate an owned `CString` per value, per field (Falco asks for one field per
+    /// call, so that was most of the plugin's cost over in-process extraction). Byte
+    /// ranges (`offsets`) are not offered, as the SDK's extractors did not offer them.
+    fn extract_fields<'a>(
+        &'a mut self,
+        event_input: &EventInput<'a, Self::Event<'a>>,
+        _table_reader: &LazyTableReader,
+        requests: &mut [ss_plugin_extract_field],
+        _offsets: Option<&mut ss_plugin_extract_value_offsets>,
+        storage: &'a Bump,
+    ) -> Result<(), Error> {
+        guard("extract_fields", || {
+            if self.panic_at == Some(PanicPoint::Extract) {
+                panic!("injected panic in extract");
+            }
+            let event = event_input.event()?;
+            let data = event.params.event_data;
+            self.prepare(data, event_input.event_number(), event.metadata.ts)?;
+            let view = self.cached_view(data);
+            requests
+                .iter_mut()
+                .try_for_each(|req| extract_request(&view, req, storage))
+        })
+    }
 }
 
 plugin!(K8sAuditEks);
@@ -578,6 +639,80 @@ mod tests {
     fn c_strings_stop_at_nul() {
         assert_eq!(c_string(b"ab\0cd").as_bytes(), b"ab");
         assert_eq!(c_string(b"abc").as_bytes(), b"abc");
+    }
+
+    fn request(key: Option<&CStr>, index: Option<u64>) -> ss_plugin_extract_field {
+        ss_plugin_extract_field {
+            res: falco_plugin::api::ss_plugin_extract_field__bindgen_ty_1 {
+                u64_: std::ptr::null_mut(),
+            },
+            res_len: 0,
+            field_id: 0,
+            field: c"ka.verb".as_ptr(),
+            arg_key: key.map_or(std::ptr::null(), CStr::as_ptr),
+            arg_index: index.unwrap_or(0),
+            arg_present: u32::from(key.is_some() || index.is_some()),
+            ftype: 9,
+            flist: 0,
+        }
+    }
+
+    /// The strings a request was pointed at, as C reads them.
+    fn handed_strings(req: &ss_plugin_extract_field) -> Vec<Vec<u8>> {
+        (0..req.res_len as usize)
+            .map(|i| {
+                // SAFETY: `hand_over` wrote `res_len` pointers to NUL-terminated strings.
+                unsafe { CStr::from_ptr(*req.res.str_.add(i)) }
+                    .to_bytes()
+                    .to_vec()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn values_are_handed_over_as_c_strings_cut_at_nul() {
+        let storage = Bump::new();
+        let mut req = request(None, None);
+        let values: Vec<Cow<'_, [u8]>> = vec![
+            Cow::Borrowed(b"ab\0cd"),
+            Cow::Owned(b"xyz".to_vec()),
+            Cow::Borrowed(b""),
+        ];
+        hand_over(&mut req, &values, &storage);
+        assert_eq!(handed_strings(&req), [&b"ab"[..], b"xyz", b""]);
+        hand_over(&mut req, &[], &storage);
+        assert_eq!(req.res_len, 0);
+        // SAFETY: reading the pointer member of the union just written.
+        assert!(unsafe { req.res.str_ }.is_null());
+    }
+
+    #[test]
+    fn request_arguments_must_fit_the_field() {
+        let none = request(None, None);
+        let key = request(Some(c"command"), None);
+        let index = request(None, Some(3));
+        assert_eq!(request_arg(&none, ArgKind::None).unwrap(), Arg::None);
+        assert_eq!(
+            request_arg(&key, ArgKind::RequiredKey).unwrap(),
+            Arg::Key(b"command")
+        );
+        assert_eq!(
+            request_arg(&index, ArgKind::OptionalIndex).unwrap(),
+            Arg::Index(3)
+        );
+        assert_eq!(
+            request_arg(&none, ArgKind::OptionalIndex).unwrap(),
+            Arg::None
+        );
+        for (req, kind) in [
+            (&key, ArgKind::None),
+            (&index, ArgKind::None),
+            (&none, ArgKind::RequiredKey),
+            (&index, ArgKind::RequiredKey),
+            (&key, ArgKind::OptionalIndex),
+        ] {
+            assert!(request_arg(req, kind).is_err(), "{kind:?}");
+        }
     }
 
     #[test]
