@@ -210,11 +210,15 @@ fn spec_values<'a>(
     index: Option<u64>,
     keys: &[&str],
 ) -> Option<Vec<Option<Json<'a>>>> {
-    if let Some((first, rest)) = keys.split_first()
-        && let Some(member) = ev.spec_member(first)
-    {
-        // `requestObject` and `spec` are objects, so the walk reaches `first` directly.
-        return values_along(member?, index, rest);
+    if let Some((first, rest)) = keys.split_first() {
+        if let Some(member) = ev.spec_member(first) {
+            // `requestObject` and `spec` are objects, so the walk reaches `first` directly.
+            return values_along(member?, index, rest);
+        }
+        if ev.request_member("spec") == Some(None) {
+            // `requestObject` is an object without `spec` (most events): nothing to walk.
+            return None;
+        }
     }
     let request = ev.top(Top::RequestObject)?;
     let mut path = Vec::with_capacity(keys.len() + 1);

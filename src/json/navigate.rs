@@ -52,28 +52,7 @@ pub(crate) fn string_end(s: &[u8], start: usize) -> usize {
 pub(crate) fn value_end(s: &[u8], start: usize) -> usize {
     match s[start] {
         b'"' => string_end(s, start),
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            let mut i = start;
-            loop {
-                i = super::swar::structural(s, i);
-                match s.get(i) {
-                    None => return s.len(),
-                    Some(b'"') => {
-                        i = string_end(s, i);
-                        continue;
-                    }
-                    Some(b'{' | b'[') => depth += 1,
-                    Some(_) => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return i + 1;
-                        }
-                    }
-                }
-                i += 1;
-            }
-        }
+        b'{' | b'[' => super::swar::container_end(s, start),
         _ => {
             let mut i = start + 1;
             while i < s.len() && !matches!(s[i], b',' | b'}' | b']') {

@@ -1,4 +1,5 @@
-//! Sixteen or eight bytes at a time: finding the bytes that end a run of plain string text.
+//! Sixteen or eight bytes at a time: finding the bytes that end a run of plain string text,
+//! and the end of a container.
 //!
 //! Escaped JSON inside CloudWatch envelopes and long annotation strings make string
 //! scanning the hottest loop of decoding. On x86_64, SSE2 (part of the architecture's
@@ -82,13 +83,130 @@ mod sse2 {
         mask(or(eq(v, b'"'), eq(v, b'\\')))
     }
 
-    /// `"`, `{`, `}`, `[` or `]`.
+    /// The bytes that matter when skipping a container, each kind apart.
     #[inline(always)]
-    pub(super) fn structural(chunk: &[u8; 16]) -> u32 {
+    pub(super) fn classify(chunk: &[u8; 16]) -> super::Classes {
         let v = load(chunk);
-        let brackets = or(or(eq(v, b'{'), eq(v, b'}')), or(eq(v, b'['), eq(v, b']')));
-        mask(or(eq(v, b'"'), brackets))
+        super::Classes {
+            quotes: mask(eq(v, b'"')),
+            backslashes: mask(eq(v, b'\\')),
+            opens: mask(or(eq(v, b'{'), eq(v, b'['))),
+            closes: mask(or(eq(v, b'}'), eq(v, b']'))),
+        }
     }
+}
+
+/// One 16-byte chunk's quotes, backslashes, opening and closing brackets: bit `k` set
+/// when byte `k` is one.
+#[cfg(target_arch = "x86_64")]
+struct Classes {
+    quotes: u32,
+    backslashes: u32,
+    opens: u32,
+    closes: u32,
+}
+
+/// Bit `k` of the answer is the parity of the bits `0..=k` of `bits` (16 bits): with
+/// quotes for `bits`, the bytes inside a string (opening quote included) of a chunk that
+/// starts outside one.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn prefix_parity(mut bits: u32) -> u32 {
+    bits ^= bits << 1;
+    bits ^= bits << 2;
+    bits ^= bits << 4;
+    bits ^= bits << 8;
+    bits & 0xffff
+}
+
+/// Where a container skip stands: brackets open, and whether inside a string (and just
+/// after a backslash there).
+struct Skip {
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl Skip {
+    /// One byte; the offset past the container when this byte closes it.
+    #[inline(always)]
+    fn byte(&mut self, b: u8, i: usize) -> Option<usize> {
+        if self.in_string {
+            if self.escaped {
+                self.escaped = false;
+            } else if b == b'\\' {
+                self.escaped = true;
+            } else if b == b'"' {
+                self.in_string = false;
+            }
+            return None;
+        }
+        match b {
+            b'"' => self.in_string = true,
+            b'{' | b'[' => self.depth += 1,
+            b'}' | b']' => {
+                self.depth -= 1;
+                if self.depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+}
+
+/// Offset just past the object or array that starts at `start` in validated JSON, or
+/// `s.len()` if it does not close. Sixteen bytes per step: the bytes inside strings are
+/// masked out by the parity of the quotes before them, so only the brackets outside
+/// strings are looked at, one by one. A chunk holding a backslash (rare in audit events)
+/// is walked byte by byte, as are the last bytes.
+pub(crate) fn container_end(s: &[u8], start: usize) -> usize {
+    let mut skip = Skip {
+        depth: 0,
+        in_string: false,
+        escaped: false,
+    };
+    let mut i = start;
+    #[cfg(target_arch = "x86_64")]
+    while let Some(chunk) = s.get(i..).and_then(<[u8]>::first_chunk::<16>) {
+        let classes = sse2::classify(chunk);
+        if classes.backslashes != 0 || skip.escaped {
+            for (k, &b) in chunk.iter().enumerate() {
+                if let Some(end) = skip.byte(b, i + k) {
+                    return end;
+                }
+            }
+            i += 16;
+            continue;
+        }
+        let mut inside = prefix_parity(classes.quotes);
+        if skip.in_string {
+            inside ^= 0xffff;
+        }
+        let mut brackets = (classes.opens | classes.closes) & !inside;
+        while brackets != 0 {
+            let k = brackets.trailing_zeros();
+            if classes.opens & (1 << k) != 0 {
+                skip.depth += 1;
+            } else {
+                skip.depth -= 1;
+                if skip.depth == 0 {
+                    return i + k as usize + 1;
+                }
+            }
+            brackets &= brackets - 1;
+        }
+        skip.in_string = inside & 1 << 15 != 0;
+        i += 16;
+    }
+    while let Some(&b) = s.get(i) {
+        if let Some(end) = skip.byte(b, i) {
+            return end;
+        }
+        i += 1;
+    }
+    s.len()
 }
 
 /// Skips 16-byte chunks of `s` from `i` while `mask` finds nothing in them: the offset of
@@ -179,39 +297,75 @@ pub(crate) fn quote_or_backslash(s: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// Offset of the first byte at or after `i` that is `"`, `{`, `}`, `[` or `]`, or
-/// `s.len()`: the bytes that matter when skipping a container.
-#[inline]
-pub(crate) fn structural(s: &[u8], mut i: usize) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    match skip_chunks(s, i, sse2::structural) {
-        Ok(found) => return found,
-        Err(rest) => i = rest,
-    }
-    while i + 8 <= s.len() {
-        let w = word(s, i);
-        // '[' 0x5B and '{' 0x7B differ only in bit 5, as do ']' 0x5D and '}' 0x7D.
-        let folded = w | (ONES * 0x20);
-        let mask = zero_bytes(w ^ (ONES * u64::from(b'"')))
-            | zero_bytes(folded ^ (ONES * 0x7B))
-            | zero_bytes(folded ^ (ONES * 0x7D));
-        if mask != 0 {
-            return i + (mask.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < s.len() && !matches!(s[i], b'"' | b'{' | b'}' | b'[' | b']') {
-        i += 1;
-    }
-    i
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn naive(s: &[u8], i: usize, f: impl Fn(u8) -> bool) -> usize {
         s[i..].iter().position(|&b| f(b)).map_or(s.len(), |p| i + p)
+    }
+
+    fn next(seed: &mut u64, n: u64) -> u64 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (*seed >> 33) % n
+    }
+
+    /// A pseudo-random JSON container whose strings hold brackets, quotes and
+    /// backslashes, as serde_json writes it.
+    fn random_container(seed: &mut u64, depth: u64) -> serde_json::Value {
+        const TEXTS: [&str; 8] = [
+            "",
+            "{",
+            "}]",
+            "a\"b",
+            "\\",
+            "x[y]z{w}",
+            "plain text here",
+            "\\\"",
+        ];
+        let mut items = Vec::new();
+        for _ in 0..next(seed, 5) {
+            let item = match next(seed, 6) {
+                0 | 1 if depth < 4 => random_container(seed, depth + 1),
+                2 => serde_json::Value::from(next(seed, 100_000)),
+                _ => {
+                    let mut text = String::new();
+                    for _ in 0..next(seed, 4) {
+                        text.push_str(TEXTS[next(seed, 8) as usize]);
+                    }
+                    serde_json::Value::from(text)
+                }
+            };
+            items.push(item);
+        }
+        if depth % 2 == 0 {
+            serde_json::Value::Array(items)
+        } else {
+            let members = items.into_iter().enumerate();
+            serde_json::Value::Object(members.map(|(i, v)| (format!("k{i}}}"), v)).collect())
+        }
+    }
+
+    #[test]
+    fn container_ends_agree_with_serde_json() {
+        let mut seed = 7;
+        for case in 0..3000u64 {
+            let container = serde_json::to_string(&random_container(&mut seed, case % 2)).unwrap();
+            // Every alignment of the container against the 16-byte chunks, and text after it.
+            let pad = (case % 19) as usize;
+            let doc = format!("{}{container},\"}}]\"]", " ".repeat(pad));
+            let mut values = serde_json::Deserializer::from_str(&doc[pad..])
+                .into_iter::<serde::de::IgnoredAny>();
+            values.next().unwrap().unwrap();
+            let want = pad + values.byte_offset();
+            assert_eq!(container_end(doc.as_bytes(), pad), want, "{doc}");
+        }
+        // Unclosed: the end of the input.
+        for unclosed in [&b"[1,[2,\"]\""[..], b"{\"a\":\"}}}}}}}}}}}}}}}}}}}}}}}}"] {
+            assert_eq!(container_end(unclosed, 0), unclosed.len());
+        }
     }
 
     #[test]
@@ -259,11 +413,6 @@ mod tests {
                 assert_eq!(
                     quote_or_backslash(s, i),
                     naive(s, i, |b| matches!(b, b'"' | b'\\')),
-                    "{s:?} {i}"
-                );
-                assert_eq!(
-                    structural(s, i),
-                    naive(s, i, |b| matches!(b, b'"' | b'{' | b'}' | b'[' | b']')),
                     "{s:?} {i}"
                 );
             }
