@@ -191,9 +191,9 @@ pub fn annotate_escaped<'a>(
     let Some(insertion) = Insertion::plan(payload, index, meta, escaped) else {
         return (Cow::Borrowed(payload), index);
     };
-    let mut out = Vec::with_capacity(payload.len() + insertion.bytes.len());
+    let mut out = Vec::with_capacity(payload.len() + insertion.len());
     out.extend_from_slice(&payload[..insertion.at]);
-    out.extend_from_slice(&insertion.bytes);
+    insertion.write(&mut out);
     out.extend_from_slice(&payload[insertion.at..]);
     let index = insertion.apply(index, out.len());
     (Cow::Owned(out), index)
@@ -206,29 +206,39 @@ pub fn annotate_in_place(
     index: EventIndex,
     meta: &SourceMeta,
 ) -> EventIndex {
-    let Some(insertion) = Insertion::plan(payload, index, meta, &meta.escaped()) else {
+    let escaped = meta.escaped();
+    let Some(insertion) = Insertion::plan(payload, index, meta, &escaped) else {
         return index;
     };
-    payload.splice(insertion.at..insertion.at, insertion.bytes.iter().copied());
+    let mut bytes = Vec::with_capacity(insertion.len());
+    insertion.write(&mut bytes);
+    payload.splice(insertion.at..insertion.at, bytes);
     insertion.apply(index, payload.len())
 }
 
-/// Where and what [`annotate`] inserts.
-struct Insertion {
+/// Where and what [`annotate`] inserts: the members, after a comma when the object has
+/// members already, inside a new `"annotations":{…}` member when the event has none.
+/// Written straight into the output, so planning allocates nothing when the event has
+/// none of the keys (the usual case).
+struct Insertion<'m> {
     /// Offset of the closing brace the bytes go before.
     at: usize,
-    bytes: Vec<u8>,
-    /// Offset of the new `annotations` value within `bytes`, when the member is new.
-    new_value: Option<usize>,
+    members: Cow<'m, [u8]>,
+    comma: bool,
+    /// Whether the members go into a new `annotations` member.
+    new_member: bool,
 }
 
-impl Insertion {
-    fn plan(
+/// What goes before the members of a new `annotations` member.
+const NEW_ANNOTATIONS: &[u8] = b"\"annotations\":{";
+
+impl Insertion<'_> {
+    fn plan<'m>(
         payload: &[u8],
         index: EventIndex,
         meta: &SourceMeta,
-        escaped: &EscapedMeta,
-    ) -> Option<Insertion> {
+        escaped: &'m EscapedMeta,
+    ) -> Option<Insertion<'m>> {
         let view = EventView::with_index(payload, &index, 0);
         if view.root().kind() != Kind::Object {
             return None;
@@ -263,34 +273,43 @@ impl Insertion {
         }
         // Before the closing brace of `annotations`, or a new member at the end.
         let container = existing.map_or(payload, |a| a.raw());
-        let at = offset_in(payload, container) + container.len() - 1;
-        let mut bytes = Vec::with_capacity(members.len() + 20);
-        if container.len() > 2 {
-            bytes.push(b',');
-        }
-        let new_value = if existing.is_some() {
-            bytes.extend_from_slice(&members);
-            None
-        } else {
-            bytes.extend_from_slice(b"\"annotations\":");
-            let start = bytes.len();
-            bytes.push(b'{');
-            bytes.extend_from_slice(&members);
-            bytes.push(b'}');
-            Some(start)
-        };
         Some(Insertion {
-            at,
-            bytes,
-            new_value,
+            at: offset_in(payload, container) + container.len() - 1,
+            members,
+            comma: container.len() > 2,
+            new_member: existing.is_none(),
         })
+    }
+
+    /// How many bytes [`Self::write`] writes.
+    fn len(&self) -> usize {
+        let wrapper = if self.new_member {
+            NEW_ANNOTATIONS.len() + 1
+        } else {
+            0
+        };
+        usize::from(self.comma) + wrapper + self.members.len()
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        if self.comma {
+            out.push(b',');
+        }
+        if self.new_member {
+            out.extend_from_slice(NEW_ANNOTATIONS);
+            out.extend_from_slice(&self.members);
+            out.push(b'}');
+        } else {
+            out.extend_from_slice(&self.members);
+        }
     }
 
     /// The index of the payload after the insertion (`total` is its new length).
     fn apply(&self, index: EventIndex, total: usize) -> EventIndex {
-        let mut index = index.shifted(self.at, self.bytes.len());
-        if let Some(start) = self.new_value {
-            let start = self.at + start;
+        let mut index = index.shifted(self.at, self.len());
+        if self.new_member {
+            // The value starts at the `{` that follows the member's name.
+            let start = self.at + usize::from(self.comma) + NEW_ANNOTATIONS.len() - 1;
             // The new member is the last: its value ends before the root's closing brace.
             index.spans[Top::Annotations as usize] = (start as u32, (total - 1 - start) as u32);
             // A new object of annotations only eksaudit adds: none of them is indexed.
