@@ -480,7 +480,7 @@ impl Group {
     }
 
     /// The group of a top-level member.
-    fn of_top(top: Top) -> Option<Group> {
+    const fn of_top(top: Top) -> Option<Group> {
         Some(match top {
             Top::RequestObject => Group::Request,
             Top::ObjectRef => Group::ObjectRef,
@@ -494,8 +494,15 @@ impl Group {
 
     /// The group of the member in `slot` of this group.
     fn child(self, slot: usize) -> Option<Group> {
-        match (self, self.keys()[slot]) {
-            (Group::Request, "spec") => Some(Group::Spec),
+        self.child_of(slot)
+    }
+
+    /// [`Self::child`], usable in constants.
+    const fn child_of(self, slot: usize) -> Option<Group> {
+        match self {
+            Group::Request if same_bytes(REQUEST_KEYS[slot].as_bytes(), b"spec") => {
+                Some(Group::Spec)
+            }
             _ => None,
         }
     }
@@ -742,6 +749,84 @@ fn span(member: &crate::json::Member) -> Span {
     (member.value.0, member.value.1 - member.value.0)
 }
 
+/// How many members below the top level a [`KeyPath`] can resolve (the index goes
+/// `requestObject.spec.*` deep).
+const RESOLVED_DEPTH: usize = 2;
+
+/// A constant path (a field's `extractFromKeys` keys) with its indexed prefix resolved
+/// when the field table is built: the top-level member, then the index cells below it,
+/// so a lookup reads the index without comparing a name.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyPath {
+    keys: &'static [&'static str],
+    top: Option<Top>,
+    /// The group and cell (in [`EventIndex::spans`]) of `keys[1..=resolved]`.
+    steps: [(Group, usize); RESOLVED_DEPTH],
+    resolved: usize,
+}
+
+const fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+impl KeyPath {
+    /// Resolves `keys` against the index layout (at compile time in the field table).
+    pub const fn new(keys: &'static [&'static str]) -> Self {
+        let mut path = KeyPath {
+            keys,
+            top: None,
+            steps: [(Group::Request, 0); RESOLVED_DEPTH],
+            resolved: 0,
+        };
+        if keys.is_empty() {
+            return path;
+        }
+        let mut t = 0;
+        while t < Top::ALL.len() && !same_bytes(Top::ALL[t].1.as_bytes(), keys[0].as_bytes()) {
+            t += 1;
+        }
+        if t == Top::ALL.len() {
+            return path;
+        }
+        let top = Top::ALL[t].0;
+        path.top = Some(top);
+        let mut group = Group::of_top(top);
+        while let Some(g) = group
+            && path.resolved < RESOLVED_DEPTH
+            && path.resolved + 1 < keys.len()
+        {
+            let key = keys[path.resolved + 1].as_bytes();
+            let names = g.keys();
+            let mut slot = 0;
+            while slot < names.len() && !same_bytes(names[slot].as_bytes(), key) {
+                slot += 1;
+            }
+            if slot == names.len() {
+                break;
+            }
+            path.steps[path.resolved] = (g, FIRST_SLOTS[g as usize] + slot);
+            path.resolved += 1;
+            group = g.child_of(slot);
+        }
+        path
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> &'static [&'static str] {
+        self.keys
+    }
+}
+
 /// A read-only view of one event for field extraction.
 #[derive(Debug, Clone)]
 pub struct EventView<'a> {
@@ -816,6 +901,31 @@ impl<'a> EventView<'a> {
             group = indexed.and_then(|(g, slot)| g.child(slot));
         }
         Some(value)
+    }
+
+    /// [`Self::lookup`] of a resolved constant path: its indexed prefix read straight from
+    /// the index, the walk going on from there.
+    pub fn lookup_path(&self, path: &KeyPath) -> Option<Json<'a>> {
+        let Some(top) = path.top else {
+            let (first, rest) = path.keys.split_first()?;
+            return rest
+                .iter()
+                .try_fold(self.root().get_go(first.as_bytes())?, |v, k| {
+                    v.get_go(k.as_bytes())
+                });
+        };
+        let mut value = self.top(top)?;
+        let mut walked = 1;
+        for &(group, cell) in &path.steps[..path.resolved] {
+            if self.index.groups & (1 << group as u16) == 0 {
+                break;
+            }
+            value = self.at(self.index.spans[cell])?;
+            walked += 1;
+        }
+        path.keys[walked..]
+            .iter()
+            .try_fold(value, |v, k| v.get_go(k.as_bytes()))
     }
 
     /// The whole payload as JSON.
@@ -987,7 +1097,44 @@ mod tests {
                     "{case}: {path:?}"
                 );
             }
+            for keys in LOOKUPS
+                .iter()
+                .chain(&[&["stage"][..], &["requestObject"], &[]])
+            {
+                let walked = match keys.split_first() {
+                    Some((first, rest)) => rest
+                        .iter()
+                        .try_fold(view.root().get_go(first.as_bytes()), |v, k| {
+                            v.map(|v| v.get_go(k.as_bytes()))
+                        }),
+                    None => None,
+                };
+                let resolved = view.lookup_path(&KeyPath::new(keys));
+                assert_eq!(
+                    resolved.map(|v| v.raw()),
+                    walked.flatten().map(|v| v.raw()),
+                    "{case}: {keys:?}"
+                );
+            }
         }
+    }
+
+    #[test]
+    fn key_paths_resolve_their_indexed_prefix() {
+        let path = KeyPath::new(&["requestObject", "spec", "hostPID"]);
+        assert_eq!(path.top, Some(Top::RequestObject));
+        assert_eq!(path.resolved, 2);
+        assert_eq!(
+            path.steps[1],
+            (Group::Spec, Group::Spec.first_slot() + 6),
+            "hostPID is the seventh spec key"
+        );
+        let path = KeyPath::new(&["objectRef", "name"]);
+        assert_eq!((path.top, path.resolved), (Some(Top::ObjectRef), 1));
+        let path = KeyPath::new(&["requestObject", "metadata", "name"]);
+        assert_eq!((path.top, path.resolved), (Some(Top::RequestObject), 0));
+        let path = KeyPath::new(&["nope", "x"]);
+        assert_eq!((path.top, path.resolved), (None, 0));
     }
 
     #[test]

@@ -23,14 +23,14 @@
 use std::borrow::Cow;
 
 use super::{Arg, ExtractError, Extracted, Value, list_value, uri};
-use crate::event::{EventView, Top};
+use crate::event::{EventView, KeyPath, Top};
 use crate::json::{Json, Kind};
 
 /// How a `ka.*` field is extracted.
 #[derive(Debug, Clone, Copy)]
 pub enum Ka {
     /// Plain path lookup (upstream `extractFromKeys`); a list field must be an array.
-    Path(&'static [&'static str]),
+    Path(KeyPath),
     /// `ka.uri.param[key]`.
     UriParam,
     /// `ka.target.pod.name`.
@@ -121,7 +121,7 @@ pub fn extract<'a>(ev: &EventView<'a>, ka: Ka, list: bool, arg: Arg<'_>) -> Extr
     }
     let index = arg.index();
     match ka {
-        Ka::Path(path) => from_path(ev, path, list),
+        Ka::Path(path) => from_path(ev, &path, list),
         Ka::UriParam => uri_param(ev, arg),
         Ka::TargetPodName => Ok(target_pod_name(ev)),
         Ka::Subjects(kind) => subject_names(ev, kind),
@@ -158,8 +158,8 @@ fn lookup<'a>(ev: &EventView<'a>, path: &[&str]) -> Option<Json<'a>> {
 }
 
 /// Upstream `extractFromKeys`.
-fn from_path<'a>(ev: &EventView<'a>, path: &[&str], list: bool) -> Extracted<'a> {
-    let Some(v) = lookup(ev, path) else {
+fn from_path<'a>(ev: &EventView<'a>, path: &KeyPath, list: bool) -> Extracted<'a> {
+    let Some(v) = ev.lookup_path(path) else {
         return Ok(None);
     };
     if !list {

@@ -4,6 +4,7 @@ use super::eks::Eks;
 use super::json::JsonField;
 use super::ka::{ContainerField as C, ContainerList as L, Ka, SubjectKind};
 use super::{ArgKind, Extractor, FieldInfo, Provider};
+use crate::event::KeyPath;
 
 const fn ka(
     name: &'static str,
@@ -28,7 +29,13 @@ const fn path(
     description: &'static str,
     p: &'static [&'static str],
 ) -> FieldInfo {
-    ka(name, false, ArgKind::None, description, Ka::Path(p))
+    ka(
+        name,
+        false,
+        ArgKind::None,
+        description,
+        Ka::Path(KeyPath::new(p)),
+    )
 }
 
 /// A per-container list field (optional index selects a container).
@@ -158,7 +165,7 @@ const KA: [FieldInfo; 71] = [
         true,
         ArgKind::None,
         "The groups of the user who made the request.",
-        Ka::Path(&["user", "groups"]),
+        Ka::Path(KeyPath::new(&["user", "groups"])),
     ),
     path(
         "ka.impuser.name",
@@ -214,7 +221,7 @@ const KA: [FieldInfo; 71] = [
         true,
         ArgKind::None,
         "For (cluster) role bindings, each subject of the request object as JSON.",
-        Ka::Path(&["requestObject", "subjects"]),
+        Ka::Path(KeyPath::new(&["requestObject", "subjects"])),
     ),
     ka(
         "ka.req.binding.subjects.user_names",
@@ -406,7 +413,7 @@ const KA: [FieldInfo; 71] = [
         true,
         ArgKind::None,
         "For (cluster) roles, each rule of the request object as JSON.",
-        Ka::Path(&["requestObject", "rules"]),
+        Ka::Path(KeyPath::new(&["requestObject", "rules"])),
     ),
     ka(
         "ka.req.role.rules.apiGroups",
@@ -446,12 +453,12 @@ const KA: [FieldInfo; 71] = [
         true,
         ArgKind::None,
         "For pods, spec.securityContext.supplementalGroups of the request object.",
-        Ka::Path(&[
+        Ka::Path(KeyPath::new(&[
             "requestObject",
             "spec",
             "securityContext",
             "supplementalGroups",
-        ]),
+        ])),
     ),
     container(
         "ka.req.pod.containers.add_capabilities",
