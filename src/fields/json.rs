@@ -35,7 +35,7 @@ pub fn extract<'a>(ev: &EventView<'a>, field: JsonField, arg: Arg<'_>) -> Option
             pointer_value(ev, pointer)?
         }
         JsonField::Obj => Cow::Owned(indent(ev.payload())),
-        JsonField::RawTime => Cow::Owned(ev.time_ns().to_string().into_bytes()),
+        JsonField::RawTime => Cow::Owned(super::decimal(ev.time_ns(), &mut [0; 20]).to_vec()),
     };
     Some(Value::One(value))
 }

@@ -173,6 +173,22 @@ pub fn extract<'a>(event: &EventView<'a>, field: FieldId, arg: Arg<'_>) -> Extra
     }
 }
 
+/// The decimal digits of `n`, written into `buf` (no formatter: raw times are read for
+/// every event).
+pub fn decimal(n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
 /// Turns a list into a [`Value`], `None` when empty (an empty list is no value in Falco).
 pub(crate) fn list_value(items: Vec<Cow<'_, [u8]>>) -> Option<Value<'_>> {
     (!items.is_empty()).then_some(Value::List(items))
@@ -189,6 +205,13 @@ pub(crate) enum Extractor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_digits() {
+        for n in [0, 7, 10, 1_733_000_000_123_456_789, u64::MAX] {
+            assert_eq!(decimal(n, &mut [0; 20]), n.to_string().as_bytes());
+        }
+    }
 
     #[test]
     fn table_names_are_unique_and_prefixed() {

@@ -11,6 +11,54 @@ use std::borrow::Cow;
 /// The first value of query parameter `key` in `uri`, or an error text where Go fails.
 /// Borrowed from `uri` unless it had to be unescaped.
 pub fn query_param<'u>(uri: &'u [u8], key: &[u8]) -> Result<Option<Cow<'u, [u8]>>, String> {
+    match plain_query_param(uri, key) {
+        Some(found) => Ok(found.map(Cow::Borrowed)),
+        None => go_query_param(uri, key),
+    }
+}
+
+/// Bytes after which a URI needs Go's whole rules: control bytes, `%` escapes, `+`
+/// (a space in a query), `#` (a fragment) and `;` (an error in a query).
+const NOT_PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[0x7f] = true;
+    table[b'%' as usize] = true;
+    table[b'+' as usize] = true;
+    table[b'#' as usize] = true;
+    table[b';' as usize] = true;
+    table
+};
+
+/// The usual API server URI (`/path?k=v&…` with nothing to decode and nothing Go could
+/// refuse) read in one pass; `None` when Go's rules are needed. Such a URI parses without
+/// error, and its keys and values are their own text.
+fn plain_query_param<'u>(uri: &'u [u8], key: &[u8]) -> Option<Option<&'u [u8]>> {
+    if !uri.starts_with(b"/") || uri.starts_with(b"//") {
+        return None;
+    }
+    if uri.iter().any(|&b| NOT_PLAIN[usize::from(b)]) {
+        return None;
+    }
+    let Some(question) = memchr::memchr(b'?', uri) else {
+        return Some(None);
+    };
+    let found = uri[question + 1..].split(|&b| b == b'&').find_map(|part| {
+        let (k, v) = match memchr::memchr(b'=', part) {
+            Some(eq) => (&part[..eq], &part[eq + 1..]),
+            None => (part, &b""[..]),
+        };
+        (!part.is_empty() && k == key).then_some(v)
+    });
+    Some(found)
+}
+
+/// [`query_param`] by Go's rules, step by step.
+fn go_query_param<'u>(uri: &'u [u8], key: &[u8]) -> Result<Option<Cow<'u, [u8]>>, String> {
     let raw_query = raw_query(uri)?;
     let mut found = None;
     let mut first_error = None;
@@ -224,6 +272,44 @@ mod tests {
         ));
         assert!(matches!(query_param(uri, b"b"), Ok(Some(Cow::Owned(v))) if v == b"c d"));
         assert!(matches!(query_param(b"/api/v1/pods", b"a"), Ok(None)));
+    }
+
+    /// The one-pass reading of plain URIs answers what Go's rules answer, and leaves
+    /// everything else to them.
+    #[test]
+    fn plain_uris_read_in_one_pass_agree_with_go_rules() {
+        let uris = [
+            "/api/v1/namespaces/default/pods/nginx/exec?command=bash&command=-c&container=nginx",
+            "/api/v1/pods",
+            "/api/v1/pods?",
+            "/x?a",
+            "/x?=1&a=&a=2",
+            "/x?&&a=1",
+            "/x?a=1?b=2&b=3",
+            "/x?b=a=c",
+            "/x:y?a=1",
+            "/x?a=1;b=2",
+            "/x?a=b+c",
+            "/x?a=%41",
+            "/x%zz?a=1",
+            "/x?a=1#f",
+            "//host:port/x?a=1",
+            "x/y?a=1",
+            "/x\n?a=1",
+            "/x?a=\u{7f}",
+        ];
+        for uri in uris {
+            for key in ["a", "b", "command", "container", "", "c"] {
+                let (uri, key) = (uri.as_bytes(), key.as_bytes());
+                let go = go_query_param(uri, key);
+                assert_eq!(query_param(uri, key), go, "{uri:?} {key:?}");
+                if let Some(plain) = plain_query_param(uri, key) {
+                    assert_eq!(Ok(plain.map(Cow::Borrowed)), go, "{uri:?} {key:?}");
+                }
+            }
+        }
+        assert!(plain_query_param(b"/x?a=1", b"a").is_some());
+        assert!(plain_query_param(b"/x?a=1;b", b"a").is_none());
     }
 
     #[test]

@@ -332,20 +332,7 @@ pub enum FieldValue<'a> {
     Bool(bool),
 }
 
-/// The decimal digits of `n`, written into `buf`.
-pub fn decimal(n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
-}
+pub use crate::fields::decimal;
 
 impl FieldValue<'_> {
     /// A `DecStr` as an owned string value (for the rare paths that need bytes that live).
