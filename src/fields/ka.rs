@@ -177,31 +177,49 @@ fn from_path<'a>(ev: &EventView<'a>, path: &KeyPath, list: bool) -> Extracted<'a
 /// the first array met, and again to any later one). An empty key stands for the value
 /// itself. `None` overall means "not available".
 pub fn values_along<'a>(
-    mut v: Json<'a>,
+    v: Json<'a>,
     index: Option<u64>,
     keys: &[&str],
 ) -> Option<Vec<Option<Json<'a>>>> {
+    let mut out = Vec::new();
+    walk_along(v, index, keys, &mut |value| out.push(value)).then_some(out)
+}
+
+/// [`values_along`] handing each value to `visit` as it is found, so a caller that
+/// folds the values (most do) allocates nothing; false for "not available". A walk that
+/// fails does so before visiting anything.
+fn walk_along<'a>(
+    mut v: Json<'a>,
+    index: Option<u64>,
+    keys: &[&str],
+    visit: &mut dyn FnMut(Option<Json<'a>>),
+) -> bool {
     for (i, key) in keys.iter().enumerate() {
         if v.kind() == Kind::Array {
             match index {
                 None => {
-                    let mut out = Vec::new();
                     for element in v.elements() {
-                        match values_along(element, None, &keys[i..]) {
-                            Some(values) => out.extend(values),
-                            None => out.push(None),
+                        if !walk_along(element, None, &keys[i..], visit) {
+                            visit(None);
                         }
                     }
-                    return Some(out);
+                    return true;
                 }
-                Some(n) => v = v.at(usize::try_from(n).ok()?)?,
+                Some(n) => match usize::try_from(n).ok().and_then(|n| v.at(n)) {
+                    Some(element) => v = element,
+                    None => return false,
+                },
             }
         }
         if !key.is_empty() {
-            v = v.get_go(key.as_bytes())?;
+            match v.get_go(key.as_bytes()) {
+                Some(member) => v = member,
+                None => return false,
+            }
         }
     }
-    Some(vec![Some(v)])
+    visit(Some(v));
+    true
 }
 
 /// `values_along` from `requestObject.spec`, the root of every pod and service field.
@@ -210,29 +228,34 @@ fn spec_values<'a>(
     index: Option<u64>,
     keys: &[&str],
 ) -> Option<Vec<Option<Json<'a>>>> {
+    let mut out = Vec::new();
+    spec_walk(ev, index, keys, &mut |value| out.push(value)).then_some(out)
+}
+
+/// [`walk_along`] from `requestObject.spec`.
+fn spec_walk<'a>(
+    ev: &EventView<'a>,
+    index: Option<u64>,
+    keys: &[&str],
+    visit: &mut dyn FnMut(Option<Json<'a>>),
+) -> bool {
     if let Some((first, rest)) = keys.split_first() {
         if let Some(member) = ev.spec_member(first) {
             // `requestObject` and `spec` are objects, so the walk reaches `first` directly.
-            return values_along(member?, index, rest);
+            return member.is_some_and(|member| walk_along(member, index, rest, visit));
         }
         if ev.request_member("spec") == Some(None) {
             // `requestObject` is an object without `spec` (most events): nothing to walk.
-            return None;
+            return false;
         }
     }
-    let request = ev.top(Top::RequestObject)?;
+    let Some(request) = ev.top(Top::RequestObject) else {
+        return false;
+    };
     let mut path = Vec::with_capacity(keys.len() + 1);
     path.push("spec");
     path.extend_from_slice(keys);
-    values_along(request, index, &path)
-}
-
-/// Upstream `arrayAsStrings`: a missing value is a type error.
-fn texts<'a>(values: Vec<Option<Json<'a>>>) -> Result<Vec<Cow<'a, [u8]>>, ExtractError> {
-    values
-        .into_iter()
-        .map(|v| v.map(Json::text).ok_or(ExtractError::WrongType))
-        .collect()
+    walk_along(request, index, &path, visit)
 }
 
 /// Upstream `arrayAsStringsSkipNil`.
@@ -313,27 +336,57 @@ fn container_values<'a>(
     index: Option<u64>,
     keys: &[&str],
 ) -> Option<Vec<Option<Json<'a>>>> {
+    let mut out = Vec::new();
+    container_walk(ev, list, index, keys, &mut |value| out.push(value)).then_some(out)
+}
+
+/// [`container_values`] handed to `visit`.
+fn container_walk<'a>(
+    ev: &EventView<'a>,
+    list: ContainerList,
+    index: Option<u64>,
+    keys: &[&str],
+    visit: &mut dyn FnMut(Option<Json<'a>>),
+) -> bool {
     let mut path: [&str; 4] = [list.key(), "", "", ""];
     path[1..=keys.len()].copy_from_slice(keys);
-    spec_values(ev, index, &path[..=keys.len()])
+    spec_walk(ev, index, &path[..=keys.len()], visit)
+}
+
+/// The texts of `<list>[*].<key>`, each mapped by `map`; a container without `key` is a
+/// type error (upstream `arrayAsStrings`). `Ok(None)`: not available.
+fn container_texts<'a>(
+    ev: &EventView<'a>,
+    list: ContainerList,
+    index: Option<u64>,
+    key: &str,
+    map: fn(Cow<'a, [u8]>) -> Cow<'a, [u8]>,
+) -> Result<Option<Vec<Cow<'a, [u8]>>>, ExtractError> {
+    let mut items = Vec::new();
+    let mut missing = false;
+    let found = container_walk(ev, list, index, &[key], &mut |value| match value {
+        Some(value) => items.push(map(value.text())),
+        None => missing = true,
+    });
+    match (found, missing) {
+        (false, _) => Ok(None),
+        (true, true) => Err(ExtractError::WrongType),
+        (true, false) => Ok(Some(items)),
+    }
 }
 
 fn first_container_images<'a>(ev: &EventView<'a>) -> Result<Option<Cow<'a, [u8]>>, ExtractError> {
-    let Some(values) = container_values(ev, ContainerList::Containers, Some(0), &["image"]) else {
-        return Ok(None);
-    };
-    Ok(texts(values)?.into_iter().next())
+    let images = container_texts(ev, ContainerList::Containers, Some(0), "image", |t| t)?;
+    Ok(images.and_then(|images| images.into_iter().next()))
 }
 
 fn any_container_privileged<'a>(ev: &EventView<'a>) -> Option<Value<'a>> {
-    let values = container_values(
-        ev,
-        ContainerList::Containers,
-        None,
-        &["securityContext", "privileged"],
-    )?;
-    let any = values.iter().flatten().any(|v| v.is_true());
-    Some(Value::One(Cow::Borrowed(if any {
+    let mut any = false;
+    let keys = ["securityContext", "privileged"];
+    let found = container_walk(ev, ContainerList::Containers, None, &keys, &mut |value| {
+        any |= value.is_some_and(Json::is_true);
+    });
+    found.then_some(Value::One(Cow::Borrowed(if any {
         b"true"
     } else {
         b"false"
@@ -364,20 +417,21 @@ fn container_field<'a>(
 ) -> Extracted<'a> {
     use ContainerField as F;
     let security = |key: &'static str| -> Option<Value<'a>> {
-        container_values(ev, list, index, &["securityContext", key])
-            .and_then(|v| list_value(texts_skip_missing(v)))
+        let mut items = Vec::new();
+        let keys = ["securityContext", key];
+        let found = container_walk(ev, list, index, &keys, &mut |value| {
+            items.extend(value.map(Json::text));
+        });
+        found.then(|| list_value(items)).flatten()
     };
     Ok(match field {
         F::Name | F::Image | F::ImageRepository => {
-            let key = if field == F::Name { "name" } else { "image" };
-            let Some(values) = container_values(ev, list, index, &[key]) else {
-                return Ok(None);
+            let (key, map): (_, fn(Cow<'a, [u8]>) -> Cow<'a, [u8]>) = match field {
+                F::Name => ("name", |t| t),
+                F::Image => ("image", |t| t),
+                _ => ("image", image_repository),
             };
-            let mut items = texts(values)?;
-            if field == F::ImageRepository {
-                items = items.into_iter().map(image_repository).collect();
-            }
-            list_value(items)
+            container_texts(ev, list, index, key, map)?.and_then(list_value)
         }
         F::Command | F::Args => {
             let key = if field == F::Command {
