@@ -46,19 +46,34 @@ pub fn pointer_value<'a>(ev: &EventView<'a>, pointer: &[u8]) -> Option<Cow<'a, [
         return Some(Cow::Borrowed(ev.payload()));
     }
     let pointer = pointer.strip_prefix(b"/").unwrap_or(pointer);
-    // The common pointer (no escapes, a few tokens) is walked without allocating.
-    const INLINE: usize = 16;
-    let count = pointer.iter().filter(|&&b| b == b'/').count() + 1;
-    if count <= INLINE && !pointer.contains(&b'~') {
-        let mut keys: [&[u8]; INLINE] = [b""; INLINE];
-        for (slot, token) in keys.iter_mut().zip(pointer.split(|&b| b == b'/')) {
-            *slot = token;
-        }
-        return ev.lookup(&keys[..count]).map(|v| v.text());
+    if let Some(value) = plain_pointer_value(ev, pointer) {
+        return value;
     }
     let tokens: Vec<Cow<'_, [u8]>> = pointer.split(|&b| b == b'/').map(unescape_token).collect();
     let keys: Vec<&[u8]> = tokens.iter().map(|t| &t[..]).collect();
     ev.lookup(&keys).map(|v| v.text())
+}
+
+/// The common pointer (no `~` escapes, at most 16 tokens) split in one pass and walked
+/// without allocating; `None` when it is not one.
+fn plain_pointer_value<'a>(ev: &EventView<'a>, pointer: &[u8]) -> Option<Option<Cow<'a, [u8]>>> {
+    const INLINE: usize = 16;
+    let mut keys: [&[u8]; INLINE] = [b""; INLINE];
+    let mut count = 0;
+    let mut start = 0;
+    for (i, &b) in pointer.iter().enumerate() {
+        match b {
+            b'~' => return None,
+            b'/' => {
+                *keys.get_mut(count)? = &pointer[start..i];
+                count += 1;
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    *keys.get_mut(count)? = &pointer[start..];
+    Some(ev.lookup(&keys[..=count]).map(|v| v.text()))
 }
 
 /// `~1` → `/`, then `~0` → `~` (the order RFC 6901 prescribes).
@@ -117,6 +132,12 @@ mod tests {
         assert_eq!(v("/requestObject/ephemeralContainers/1/name"), None);
         assert_eq!(v("/nope"), None);
         assert_eq!(v("").as_deref(), Some(DOC));
+        // Past 16 tokens, and with `~` escapes, the allocating walk answers alike.
+        let deep = format!("/requestObject/spec/tls/0/hosts/0{}", "/x".repeat(11));
+        assert_eq!(v(&deep), None);
+        assert_eq!(v("/requestObject/spec/tls/0/hosts/0").as_deref(), Some("x"));
+        assert_eq!(v("/requestObject~1/spec"), None);
+        assert_eq!(v("/stage/"), None);
     }
 
     #[test]
