@@ -558,9 +558,19 @@ fn request_arg(req: &ss_plugin_extract_field, kind: ArgKind) -> Result<Arg<'_>, 
         (ArgKind::None, Arg::None)
         | (ArgKind::RequiredKey, Arg::Key(_))
         | (ArgKind::OptionalIndex, Arg::None | Arg::Index(_)) => Ok(arg),
-        (kind, arg) => Err(anyhow!(
-            "argument {arg:?} does not fit a field taking {kind:?}"
-        )),
+        (kind, arg) => {
+            let given = match arg {
+                Arg::None => "no argument".to_string(),
+                Arg::Key(key) => format!("the argument [{}]", String::from_utf8_lossy(key)),
+                Arg::Index(index) => format!("the argument [{index}]"),
+            };
+            let takes = match kind {
+                ArgKind::None => "no argument",
+                ArgKind::RequiredKey => "a key argument",
+                ArgKind::OptionalIndex => "an optional index argument",
+            };
+            Err(anyhow!("{given} was given, the field takes {takes}"))
+        }
     }
 }
 
@@ -713,6 +723,10 @@ mod tests {
         ] {
             assert!(request_arg(req, kind).is_err(), "{kind:?}");
         }
+        assert_eq!(
+            request_arg(&key, ArgKind::None).unwrap_err().to_string(),
+            "the argument [command] was given, the field takes no argument"
+        );
     }
 
     #[test]
