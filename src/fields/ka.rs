@@ -353,6 +353,9 @@ fn container_walk<'a>(
     spec_walk(ev, index, &path[..=keys.len()], visit)
 }
 
+/// What [`container_texts`] does to each text (the repository fields cut the image).
+type TextMap<'a> = fn(Cow<'a, [u8]>) -> Cow<'a, [u8]>;
+
 /// The texts of `<list>[*].<key>`, each mapped by `map`; a container without `key` is a
 /// type error (upstream `arrayAsStrings`). `Ok(None)`: not available.
 fn container_texts<'a>(
@@ -360,7 +363,7 @@ fn container_texts<'a>(
     list: ContainerList,
     index: Option<u64>,
     key: &str,
-    map: fn(Cow<'a, [u8]>) -> Cow<'a, [u8]>,
+    map: TextMap<'a>,
 ) -> Result<Option<Vec<Cow<'a, [u8]>>>, ExtractError> {
     let mut items = Vec::new();
     let mut missing = false;
@@ -426,7 +429,7 @@ fn container_field<'a>(
     };
     Ok(match field {
         F::Name | F::Image | F::ImageRepository => {
-            let (key, map): (_, fn(Cow<'a, [u8]>) -> Cow<'a, [u8]>) = match field {
+            let (key, map): (_, TextMap<'a>) = match field {
                 F::Name => ("name", |t| t),
                 F::Image => ("image", |t| t),
                 _ => ("image", image_repository),

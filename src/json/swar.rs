@@ -340,7 +340,7 @@ mod tests {
             };
             items.push(item);
         }
-        if depth % 2 == 0 {
+        if depth.is_multiple_of(2) {
             serde_json::Value::Array(items)
         } else {
             let members = items.into_iter().enumerate();
