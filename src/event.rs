@@ -492,13 +492,8 @@ impl Group {
         })
     }
 
-    /// The group of the member in `slot` of this group.
-    fn child(self, slot: usize) -> Option<Group> {
-        self.child_of(slot)
-    }
-
-    /// [`Self::child`], usable in constants.
-    const fn child_of(self, slot: usize) -> Option<Group> {
+    /// The group of the member in `slot` of this group (a `const fn` for [`KeyPath`]).
+    const fn child(self, slot: usize) -> Option<Group> {
         match self {
             Group::Request if same_bytes(REQUEST_KEYS[slot].as_bytes(), b"spec") => {
                 Some(Group::Spec)
@@ -816,14 +811,9 @@ impl KeyPath {
             }
             path.steps[path.resolved] = (g, FIRST_SLOTS[g as usize] + slot);
             path.resolved += 1;
-            group = g.child_of(slot);
+            group = g.child(slot);
         }
         path
-    }
-
-    /// The keys.
-    pub fn keys(&self) -> &'static [&'static str] {
-        self.keys
     }
 }
 

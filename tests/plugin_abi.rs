@@ -17,7 +17,7 @@ use falco_plugin::api::{
     ss_plugin_rc, ss_plugin_t,
 };
 use falco_plugin_runner::{
-    CapturingPluginRunner, ExtractedField, MetricValue, PluginRunner, ScapStatus,
+    CapturingPluginRunner, Event, ExtractedField, MetricValue, PluginRunner, ScapStatus,
 };
 use libloading::Library;
 
@@ -171,6 +171,32 @@ fn status(e: &anyhow::Error) -> Option<ScapStatus> {
     e.downcast_ref::<ScapStatus>().copied()
 }
 
+/// The capture's next event, `None` at its end; timeouts (a batch of nothing but errors:
+/// Falco calls again) are waited out, and any other failure fails the test, naming `what`.
+fn next_or_end(runner: &mut CapturingPluginRunner, what: &dyn std::fmt::Display) -> Option<Event> {
+    loop {
+        match runner.next_event() {
+            Ok(event) => return Some(event),
+            Err(e) if status(&e) == Some(ScapStatus::Eof) => return None,
+            Err(e) if status(&e) == Some(ScapStatus::Timeout) => {}
+            Err(e) => panic!("{what}: next_event: {e:#}"),
+        }
+    }
+}
+
+/// A capture of one of the project's files (by its path in the repository) and its
+/// first event.
+fn first_event_of(path: &str) -> (CapturingPluginRunner, Event) {
+    let mut runner = capture("{}", &format!("file://{}", own(path).display()));
+    let event = runner.next_event().unwrap();
+    (runner, event)
+}
+
+/// A one-string value as the runner hands it back.
+fn text(s: &str) -> ExtractedField {
+    ExtractedField::String(CString::new(s).unwrap())
+}
+
 /// Every extraction request to make for a field: with and without arguments.
 fn requests(field: &Value) -> Vec<String> {
     let name = field["name"].as_str().unwrap().to_string();
@@ -301,13 +327,7 @@ fn replays_every_upstream_trace_and_extracts_every_field() {
             .count();
         let mut runner = capture("{}", &format!("file://{}", trace.display()));
         let mut events = 0;
-        loop {
-            let event = match runner.next_event() {
-                Ok(event) => event,
-                Err(e) if status(&e) == Some(ScapStatus::Eof) => break,
-                Err(e) if status(&e) == Some(ScapStatus::Timeout) => continue,
-                Err(e) => panic!("{}: {e:#}", trace.display()),
-            };
+        while let Some(event) = next_or_end(&mut runner, &trace.display()) {
             events += 1;
             for request in &requests {
                 match runner.extract_field(&event, request) {
@@ -339,11 +359,8 @@ fn replays_every_upstream_trace_and_extracts_every_field() {
 #[test]
 fn field_values_through_the_abi() {
     let _serial = serial();
-    let trace = own("tests/data/events/privileged-pod.json");
-    let mut runner = capture("{}", &format!("file://{}", trace.display()));
-    let event = runner.next_event().unwrap();
+    let (mut runner, event) = first_event_of("tests/data/events/privileged-pod.json");
     let mut get = |f: &str| runner.extract_field(&event, f).unwrap().unwrap();
-    let text = |s: &str| ExtractedField::String(CString::new(s).unwrap());
     assert_eq!(get("ka.verb"), text("create"));
     assert_eq!(get("ka.target.resource"), text("pods"));
     assert_eq!(get("ka.target.name"), text("debug-node"));
@@ -400,13 +417,7 @@ fn abi_values_are_the_in_process_values() {
         let expected = in_process_values(input, &requests);
         let mut runner = capture("{}", &format!("file://{}", input.display()));
         let mut events = 0;
-        loop {
-            let event = match runner.next_event() {
-                Ok(event) => event,
-                Err(e) if status(&e) == Some(ScapStatus::Eof) => break,
-                Err(e) if status(&e) == Some(ScapStatus::Timeout) => continue,
-                Err(e) => panic!("{}: {e:#}", input.display()),
-            };
+        while let Some(event) = next_or_end(&mut runner, &input.display()) {
             let want = expected
                 .get(events)
                 .unwrap_or_else(|| panic!("{}: more events through the ABI", input.display()));
@@ -430,11 +441,8 @@ fn abi_values_are_the_in_process_values() {
 #[test]
 fn values_end_at_their_first_nul() {
     let _serial = serial();
-    let input = own("tests/data/events/nul-in-values.json");
-    let mut runner = capture("{}", &format!("file://{}", input.display()));
-    let event = runner.next_event().unwrap();
+    let (mut runner, event) = first_event_of("tests/data/events/nul-in-values.json");
     let mut get = |f: &str| runner.extract_field(&event, f).unwrap().unwrap();
-    let text = |s: &str| ExtractedField::String(CString::new(s).unwrap());
     assert_eq!(get("ka.user.name"), text("ad"));
     assert_eq!(
         get("ka.user.groups"),
@@ -469,10 +477,7 @@ fn as_extracted(value: Option<&Value>, list: bool) -> ExtractedField {
     if !list && strings.len() > 1 {
         strings.drain(..strings.len() - 1);
     }
-    let c_string = |s: &&str| {
-        let text = s.split('\0').next().unwrap_or_default();
-        ExtractedField::String(CString::new(text).unwrap())
-    };
+    let c_string = |s: &&str| text(s.split('\0').next().unwrap_or_default());
     match strings.as_slice() {
         [] => ExtractedField::None,
         [one] => c_string(one),
@@ -485,11 +490,8 @@ fn as_extracted(value: Option<&Value>, list: bool) -> ExtractedField {
 #[test]
 fn envelope_metadata_through_the_abi() {
     let _serial = serial();
-    let samples = own("rules/samples/eks-audit-envelopes.jsonl");
-    let mut runner = capture("{}", &format!("file://{}", samples.display()));
-    let event = runner.next_event().unwrap();
+    let (mut runner, event) = first_event_of("rules/samples/eks-audit-envelopes.jsonl");
     let mut get = |f: &str| runner.extract_field(&event, f).unwrap().unwrap();
-    let text = |s: &str| ExtractedField::String(CString::new(s).unwrap());
     assert_eq!(get("ka.cluster.name"), text("prod-eu"));
     assert_eq!(get("eks.cluster"), text("prod-eu"));
     assert_eq!(get("eks.account"), text("111122223333"));
@@ -509,13 +511,7 @@ fn replays_own_data_and_extracts_every_field() {
     for (path, expected_events, expected_errors) in OWN_INPUTS {
         let mut runner = capture("{}", &format!("file://{}", own(path).display()));
         let mut events = 0;
-        loop {
-            let event = match runner.next_event() {
-                Ok(event) => event,
-                Err(e) if status(&e) == Some(ScapStatus::Eof) => break,
-                Err(e) if status(&e) == Some(ScapStatus::Timeout) => continue,
-                Err(e) => panic!("{path}: {e:#}"),
-            };
+        while let Some(event) = next_or_end(&mut runner, &path) {
             events += 1;
             for request in &requests {
                 match runner.extract_field(&event, request) {
@@ -902,14 +898,8 @@ fn hostile_inputs_through_the_plugin_are_counted_by_kind() {
         let name = case.name;
         let mut runner = capture("{}", &format!("file://{}", case.path.display()));
         let mut events = 0u64;
-        loop {
-            match runner.next_event() {
-                Ok(_) => events += 1,
-                Err(e) if status(&e) == Some(ScapStatus::Eof) => break,
-                // A batch of nothing but errors: Falco calls again.
-                Err(e) if status(&e) == Some(ScapStatus::Timeout) => {}
-                Err(e) => panic!("{name}: next_event: {e:#}"),
-            }
+        while next_or_end(&mut runner, &name).is_some() {
+            events += 1;
         }
         assert_eq!(events, case.events, "{name}");
         assert_eq!(metric(&mut runner, "events"), case.events, "{name}");
