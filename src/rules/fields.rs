@@ -443,19 +443,38 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// libsinsp `ts_to_string`, in UTC (Falco uses the local time zone; containers run in UTC).
 pub fn ts_to_string(ts: u64, date: bool, ns: bool) -> String {
-    let sec = ts / 1_000_000_000;
-    let nsec = ts % 1_000_000_000;
-    let s = sec % 86_400;
     let mut out = String::with_capacity(32);
+    push_ts_to_string(&mut out, ts, date, ns);
+    out
+}
+
+/// [`ts_to_string`] appended to `out`, without formatting machinery: every alert's
+/// output starts with it.
+pub fn push_ts_to_string(out: &mut String, ts: u64, date: bool, ns: bool) {
+    let sec = ts / 1_000_000_000;
+    let s = sec % 86_400;
     if date {
         let (y, m, d) = civil_from_days((sec / 86_400) as i64);
-        let _ = write!(out, "{y:04}-{m:02}-{d:02} ");
+        if (0..=9999).contains(&y) {
+            push_digits(out, y as u64, 4);
+        } else {
+            let _ = write!(out, "{y:04}");
+        }
+        out.push('-');
+        push_digits(out, u64::from(m), 2);
+        out.push('-');
+        push_digits(out, u64::from(d), 2);
+        out.push(' ');
     }
-    let _ = write!(out, "{:02}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60);
+    push_digits(out, s / 3600, 2);
+    out.push(':');
+    push_digits(out, (s % 3600) / 60, 2);
+    out.push(':');
+    push_digits(out, s % 60, 2);
     if ns {
-        let _ = write!(out, ".{nsec:09}");
+        out.push('.');
+        push_digits(out, ts % 1_000_000_000, 9);
     }
-    out
 }
 
 /// libsinsp `ts_to_iso_8601`: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnn+0000`.

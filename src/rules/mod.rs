@@ -70,6 +70,7 @@
 //! * A `\xHH` escape that makes invalid UTF-8 in a condition value becomes U+FFFD.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::event::EventView;
 
@@ -89,7 +90,7 @@ pub mod ruleset;
 pub mod transform;
 pub mod yaml;
 
-pub use output::{Alert, OutputValue};
+pub use output::Alert;
 pub use requirements::{LoadedPlugin, Version};
 pub use result::{Context, ErrorCode, FileResult, LoadError, LoadWarning, WarningCode};
 pub use ruleset::Priority;
@@ -300,6 +301,8 @@ pub struct Engine {
     index: Option<index::RuleIndex>,
     slots: usize,
     options: EngineOptions,
+    /// `options.hostname`, shared by every alert.
+    hostname: Arc<str>,
 }
 
 /// Loads rules files in order, as Falco does; the report says what went wrong.
@@ -360,6 +363,7 @@ impl Engine {
                     .collect();
                 Ok((
                     Engine {
+                        hostname: Arc::from(options.hostname.as_str()),
                         slots: out.slots.len(),
                         index: index::RuleIndex::build(&out.rules, &active),
                         rules: out.rules,
@@ -371,6 +375,7 @@ impl Engine {
             }
             None if !failed => Ok((
                 Engine {
+                    hostname: Arc::from(options.hostname.as_str()),
                     rules: Vec::new(),
                     active: Vec::new(),
                     index: None,
@@ -486,7 +491,7 @@ impl Evaluator<'_> {
             };
             let rule = &engine.rules[i];
             if rule.filter.eval(&mut ctx) {
-                out.push(Alert::build(rule, &mut ctx, &engine.options.hostname));
+                out.push(Alert::build(rule, &mut ctx, &engine.hostname));
                 raised += 1;
                 if engine.options.rule_matching == RuleMatching::First {
                     break;

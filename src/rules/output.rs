@@ -20,7 +20,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use super::ast::Expr;
 use super::fields::{self, FieldValue, PrintFormat, Source};
@@ -42,14 +42,33 @@ struct FieldToken {
     ex: Extractor,
     /// `%<N>field` width, 0 for none.
     width: usize,
-    /// The plain field behind it and its JSON key (`output_fields`).
-    json: Option<(Arc<str>, Extractor)>,
+}
+
+/// One member of an alert's `output_fields`.
+#[derive(Debug, Clone)]
+struct JsonMember {
+    /// `"key":`, escaped once when the format is compiled.
+    key: String,
+    value: JsonSource,
+}
+
+/// Where an `output_fields` member's value comes from.
+#[derive(Debug, Clone)]
+enum JsonSource {
+    /// The plain field behind a token (a transformer's innermost field).
+    Field(Extractor),
+    /// `evt.time`, which Falco adds to every alert as integer nanoseconds.
+    EventTime,
 }
 
 /// A compiled output format.
 #[derive(Debug, Clone)]
 pub struct OutputFormat {
     tokens: Vec<Token>,
+    /// The `output_fields` members in Falco's order (sorted by key, as nlohmann's
+    /// `std::map`; a repeated key once): fixed per format, so an alert writes them in one
+    /// pass with no map to build.
+    members: Vec<JsonMember>,
 }
 
 /// libsinsp `escape_str`, for field arguments in `output_fields` keys.
@@ -126,6 +145,7 @@ impl OutputFormat {
         let b = lfmt.as_bytes();
         let len = b.len();
         let mut tokens = Vec::new();
+        let mut members = BTreeMap::from([("evt.time".to_string(), JsonSource::EventTime)]);
         let mut last = 0usize;
         let mut j = 0usize;
         while j < len {
@@ -161,20 +181,20 @@ impl OutputFormat {
                 }
                 let rest = &lfmt[j + 1..];
                 let mut fsize = rest.len();
-                let (ex, used, json) = loop {
+                let (ex, used, member) = loop {
                     let attempt = rest.get(..fsize).ok_or_else(String::new);
                     let result = attempt.and_then(|s| {
                         let (expr, used) =
                             parser::parse_field_or_transformer(s).map_err(|e| e.message)?;
                         let ex = filter::compile_extractor(&expr, slots)?;
-                        let json = match innermost_field(&expr) {
+                        let member = match innermost_field(&expr) {
                             Some(inner) => {
                                 let key = field_key(inner).unwrap_or_default();
-                                Some((Arc::from(key), filter::compile_extractor(inner, slots)?))
+                                Some((key, filter::compile_extractor(inner, slots)?))
                             }
                             None => None,
                         };
-                        Ok((ex, used, json))
+                        Ok((ex, used, member))
                     });
                     match result {
                         Ok(r) => break r,
@@ -190,7 +210,14 @@ impl OutputFormat {
                     }
                 };
                 j += used;
-                tokens.push(Token::Field(Box::new(FieldToken { ex, width, json })));
+                if let Some((key, inner)) = member {
+                    // As Falco's map: a later token with the same key replaces the value
+                    // (the same field, so the same value), and `evt.time` stays the time.
+                    if key != "evt.time" {
+                        members.insert(key, JsonSource::Field(inner));
+                    }
+                }
+                tokens.push(Token::Field(Box::new(FieldToken { ex, width })));
                 last = j + 1;
             }
             j += 1;
@@ -198,7 +225,16 @@ impl OutputFormat {
         if last < len {
             tokens.push(Token::Raw(lfmt[last..].to_string()));
         }
-        Ok(OutputFormat { tokens })
+        let members = members
+            .into_iter()
+            .map(|(name, value)| {
+                let mut key = String::with_capacity(name.len() + 3);
+                push_json_str(&mut key, &name);
+                key.push(':');
+                JsonMember { key, value }
+            })
+            .collect();
+        Ok(OutputFormat { tokens, members })
     }
 
     /// Renders the text (Falco's `OF_NORMAL`), with `<NA>` for missing values.
@@ -232,25 +268,28 @@ impl OutputFormat {
         }
     }
 
-    /// Adds the `output_fields` of this format (Falco's `OF_JSON` tokens).
-    pub fn render_fields(
-        &self,
-        ctx: &mut EvalCtx<'_, '_>,
-        fields: &mut BTreeMap<Arc<str>, OutputValue>,
-    ) {
-        for t in &self.tokens {
-            if let Token::Field(f) = t
-                && let Some((key, ex)) = &f.json
-            {
-                ctx.ensure(ex);
-                let ts = ctx.view.time_ns();
-                let v = match ctx.get(ex) {
-                    Some(v) => json_value(ex, v, ts),
-                    None => OutputValue::Null,
-                };
-                fields.insert(Arc::clone(key), v);
+    /// Appends Falco's `output_fields` object for this format (its `OF_JSON` tokens and
+    /// `evt.time`) as JSON text.
+    pub fn render_fields_json(&self, ctx: &mut EvalCtx<'_, '_>, out: &mut String) {
+        let ts = ctx.view.time_ns();
+        out.push('{');
+        for (i, member) in self.members.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&member.key);
+            match &member.value {
+                JsonSource::EventTime => push_decimal(out, ts),
+                JsonSource::Field(ex) => {
+                    ctx.ensure(ex);
+                    match ctx.get(ex) {
+                        Some(v) => push_value_json(out, ex, v, ts),
+                        None => out.push_str("null"),
+                    }
+                }
             }
         }
+        out.push('}');
     }
 }
 
@@ -310,40 +349,47 @@ fn print_format(ex: &Extractor) -> PrintFormat {
     }
 }
 
-/// A value in `output_fields`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OutputValue {
-    /// No value.
-    Null,
-    /// A string.
-    Str(String),
-    /// A number.
-    Num(u64),
-    /// A boolean.
-    Bool(bool),
-    /// A list of strings.
-    List(Vec<String>),
-}
-
-fn json_value(ex: &Extractor, v: &FieldValue<'_>, ts: u64) -> OutputValue {
+/// A value of `output_fields` as JSON: a string, an array of strings for a list, a number
+/// for a numeric field or a time string (libsinsp's `extract_as_js` answers the raw
+/// timestamp for those), a boolean.
+fn push_value_json(out: &mut String, ex: &Extractor, v: &FieldValue<'_>, ts: u64) {
     if let Source::Generic(g, _) = ex.field.source {
         use fields::Generic as G;
         if matches!(
             g,
             G::Time | G::TimeS | G::TimeIso8601 | G::Datetime | G::DatetimeS
         ) {
-            // libsinsp's `extract_as_js` answers the raw timestamp for the time strings.
-            return OutputValue::Num(ts);
+            push_decimal(out, ts);
+            return;
         }
     }
     match v {
-        FieldValue::Str(s) => OutputValue::Str(lossy(s).into_owned()),
-        FieldValue::DecStr(n) => OutputValue::Str(n.to_string()),
-        FieldValue::StrList(items) => {
-            OutputValue::List(items.iter().map(|i| lossy(i).into_owned()).collect())
+        FieldValue::Str(s) => push_json_str(out, &lossy(s)),
+        FieldValue::DecStr(n) => {
+            out.push('"');
+            push_decimal(out, *n);
+            out.push('"');
         }
-        FieldValue::Num(n) => OutputValue::Num(*n),
-        FieldValue::Bool(b) => OutputValue::Bool(*b),
+        FieldValue::StrList(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_json_str(out, &lossy(item));
+            }
+            out.push(']');
+        }
+        FieldValue::Num(n) => push_decimal(out, *n),
+        FieldValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+    }
+}
+
+/// Appends `n` in decimal, without formatting machinery.
+fn push_decimal(out: &mut String, n: u64) {
+    let mut buf = [0u8; 20];
+    for &digit in crate::fields::decimal(n, &mut buf) {
+        out.push(char::from(digit));
     }
 }
 
@@ -376,29 +422,6 @@ pub fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-impl OutputValue {
-    fn write_json(&self, out: &mut String) {
-        match self {
-            OutputValue::Null => out.push_str("null"),
-            OutputValue::Str(s) => push_json_str(out, s),
-            OutputValue::Num(n) => {
-                let _ = write!(out, "{n}");
-            }
-            OutputValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            OutputValue::List(items) => {
-                out.push('[');
-                for (i, it) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    push_json_str(out, it);
-                }
-                out.push(']');
-            }
-        }
-    }
-}
-
 /// One alert, as Falco would emit it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alert {
@@ -414,27 +437,28 @@ pub struct Alert {
     pub tags: Arc<[String]>,
     /// `"<time>: <Priority> <message>"`, unescaped.
     pub output: String,
-    /// The output's fields and `evt.time`, sorted by name.
-    pub output_fields: BTreeMap<Arc<str>, OutputValue>,
+    /// The output's fields and `evt.time` as Falco's JSON object, keys sorted: written
+    /// once, when the alert is raised, straight from the event's values.
+    pub output_fields: String,
     /// The host name.
-    pub hostname: String,
+    pub hostname: Arc<str>,
 }
 
 impl Alert {
     pub(crate) fn build(
         rule: &super::compile::CompiledRule,
         ctx: &mut EvalCtx<'_, '_>,
-        hostname: &str,
+        hostname: &Arc<str>,
     ) -> Alert {
-        static EVT_TIME: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("evt.time"));
         let time_ns = ctx.view.time_ns();
         let mut output = String::with_capacity(256);
-        output.push_str(&fields::ts_to_string(time_ns, false, true));
-        let _ = write!(output, ": {} ", rule.priority);
+        fields::push_ts_to_string(&mut output, time_ns, false, true);
+        output.push_str(": ");
+        output.push_str(rule.priority.as_str());
+        output.push(' ');
         rule.output.render_text_into(ctx, &mut output);
-        let mut output_fields = BTreeMap::new();
-        rule.output.render_fields(ctx, &mut output_fields);
-        output_fields.insert(Arc::clone(&EVT_TIME), OutputValue::Num(time_ns));
+        let mut output_fields = String::with_capacity(256);
+        rule.output.render_fields_json(ctx, &mut output_fields);
         Alert {
             time_ns,
             rule: Arc::clone(&rule.name),
@@ -443,7 +467,7 @@ impl Alert {
             tags: Arc::clone(&rule.tags),
             output,
             output_fields,
-            hostname: hostname.to_string(),
+            hostname: Arc::clone(hostname),
         }
     }
 
@@ -465,16 +489,9 @@ impl Alert {
         push_json_str(o, &self.hostname);
         o.push_str(",\"output\":");
         push_json_str(o, &self.output);
-        o.push_str(",\"output_fields\":{");
-        for (i, (k, v)) in self.output_fields.iter().enumerate() {
-            if i > 0 {
-                o.push(',');
-            }
-            push_json_str(o, k);
-            o.push(':');
-            v.write_json(o);
-        }
-        o.push_str("},\"priority\":");
+        o.push_str(",\"output_fields\":");
+        o.push_str(&self.output_fields);
+        o.push_str(",\"priority\":");
         push_json_str(o, self.priority.as_str());
         o.push_str(",\"rule\":");
         push_json_str(o, &self.rule);

@@ -787,6 +787,26 @@ fn alert_json_has_falcos_shape() {
     assert_eq!(parsed["output_fields"]["ka.user.groups"][1], "devs");
 }
 
+/// One member of an alert's `output_fields`, read back from its JSON.
+fn output_field(alert: &Alert, key: &str) -> serde_json::Value {
+    let fields: serde_json::Value = serde_json::from_str(&alert.output_fields).unwrap();
+    fields[key].clone()
+}
+
+#[test]
+fn output_fields_once_per_key_in_key_order() {
+    // A key repeated (plain and inside a transformer) is one member; `%evt.time` stays
+    // the integer time; a numeric string (`jevt.rawtime`) stays a string.
+    let yaml = "- rule: K\n  desc: d\n  condition: ka.verb = create\n  output: '%ka.verb %toupper(ka.verb) %evt.time %jevt.rawtime %jevt.value[/objectRef/name] %ka.verb %evt.num'\n  priority: DEBUG\n  source: k8s_audit\n";
+    let a = &alerts_with(yaml, EVENT, &options_all())[0];
+    assert_eq!(
+        a.output_fields,
+        format!(
+            r#"{{"evt.num":1,"evt.time":{TS},"jevt.rawtime":"{TS}","jevt.value[/objectRef/name]":"web","ka.verb":"create"}}"#
+        )
+    );
+}
+
 #[test]
 fn text_output_escapes_like_falco() {
     let yaml = "- rule: T\n  desc: d\n  condition: ka.verb = create\n  output: 'say \"%ka.verb\"'\n  priority: DEBUG\n  source: k8s_audit\n";
@@ -802,14 +822,8 @@ fn output_tokens_width_and_time_fields() {
         a.output,
         "03:04:05.123456000: Debug [create    ][cre] 2024-01-02T03:04:05.123456000+0000 Alice@Examplex web"
     );
-    assert_eq!(
-        a.output_fields.get("evt.time.iso8601"),
-        Some(&OutputValue::Num(TS))
-    );
-    assert_eq!(
-        a.output_fields.get("jevt.value[/objectRef/name]"),
-        Some(&OutputValue::Str("web".into()))
-    );
+    assert_eq!(output_field(a, "evt.time.iso8601"), TS);
+    assert_eq!(output_field(a, "jevt.value[/objectRef/name]"), "web");
 }
 
 #[test]
@@ -856,10 +870,7 @@ fn json_rawtime_is_a_decimal_string() {
     let yaml = "- rule: T\n  desc: d\n  condition: jevt.rawtime exists\n  output: t=%jevt.rawtime\n  priority: DEBUG\n  source: k8s_audit\n";
     let a = &alerts_with(yaml, EVENT, &options_all())[0];
     assert!(a.output.ends_with(&format!("t={ts}")));
-    assert_eq!(
-        a.output_fields.get("jevt.rawtime"),
-        Some(&OutputValue::Str(ts))
-    );
+    assert_eq!(output_field(a, "jevt.rawtime"), ts.as_str());
 }
 
 #[test]
