@@ -493,7 +493,9 @@ fn push_digits(out: &mut String, n: u64, width: usize) {
         *slot = b'0' + (n % 10) as u8;
         n /= 10;
     }
-    out.push_str(std::str::from_utf8(&buf[20 - width..]).expect("digits"));
+    for &digit in &buf[20 - width..] {
+        out.push(char::from(digit));
+    }
 }
 
 /// [`rfc3339`] appended to `out`, without formatting machinery.
