@@ -24,7 +24,7 @@ use falco_plugin::anyhow::{Error, anyhow};
 use falco_plugin::api::{ss_plugin_extract_field, ss_plugin_extract_value_offsets};
 use falco_plugin::base::{Json, Metric, MetricLabel, MetricType, MetricValue, Plugin};
 use falco_plugin::event::PluginEvent;
-use falco_plugin::event::events::Event;
+use falco_plugin::event::events::{AnyEventPayload, Event, RawEvent};
 use falco_plugin::extract::{ExtractFieldInfo, ExtractPlugin};
 use falco_plugin::source::{
     EventBatch, EventInput, OpenParam, SourcePlugin, SourcePluginInstance, serialize_open_params,
@@ -100,16 +100,19 @@ fn c_string(bytes: &[u8]) -> CString {
 }
 
 /// The last event whose payload was parsed for extraction. Falco asks for one field per
-/// call, so the parse (validation and top-level index) is reused across calls.
+/// call, so the parse (the event's parameters, validation and index) is reused across
+/// calls.
 ///
 /// A payload that is already compact JSON (every event this plugin produces) is read in
 /// place, in the event Falco hands over, on every call: only its index is kept, and the
-/// cache hits only for the same event number, address and length. Anything else is
-/// compacted once into `payload`.
+/// cache hits only for the same event number and the same raw parameters (address and
+/// length). Anything else is compacted once into `payload`.
 #[derive(Debug, Default)]
 struct ExtractCache {
     event_number: usize,
-    /// Address and length of the event data the cache was built from.
+    /// Address and length of the raw event parameters the cache was built from.
+    params: (usize, usize),
+    /// Where the event data sits within those parameters (start, length).
     data: (usize, usize),
     /// Whether `payload` holds a compacted copy (else the event data is read in place).
     copied: bool,
@@ -358,6 +361,28 @@ fn add_event(batch: &mut EventBatch, payload: &[u8], time_ns: u64) -> Result<(),
 
 type PluginEventOf<'a> = Event<PluginEvent<&'a [u8]>>;
 
+/// An event as the extractor receives it: Falco's raw event, its parameters not parsed
+/// yet. Falco asks for one field per call, dozens of calls per event, and the SDK
+/// would parse the plugin event's parameters on every one; [`K8sAuditEks::prepare`]
+/// parses them (with the SDK's own parser) once per event instead. Its event types and
+/// sources are the plugin event's, so Falco asks for the same events as before.
+#[derive(Debug)]
+pub struct ExtractEvent<'a> {
+    raw: RawEvent<'a>,
+}
+
+impl AnyEventPayload for ExtractEvent<'_> {
+    const SOURCES: &'static [Option<&'static str>] =
+        <PluginEventOf<'static> as AnyEventPayload>::SOURCES;
+    const EVENT_TYPES: &'static [u16] = <PluginEventOf<'static> as AnyEventPayload>::EVENT_TYPES;
+}
+
+impl<'a> From<&RawEvent<'a>> for ExtractEvent<'a> {
+    fn from(raw: &RawEvent<'a>) -> Self {
+        ExtractEvent { raw: raw.into() }
+    }
+}
+
 impl SourcePlugin for K8sAuditEks {
     type Instance = Instance;
     const EVENT_SOURCE: &'static CStr = c"k8s_audit";
@@ -453,52 +478,75 @@ fn open_source(
 }
 
 impl K8sAuditEks {
-    /// Makes the cache hold the index of `data` (Falco's event `number`): kept from the
-    /// previous call for the same event, taken from the batch this plugin handed over,
-    /// or else built by one validating pass that records the root members (a compact
-    /// payload is not copied).
-    fn prepare(&mut self, data: &[u8], number: usize, time_ns: u64) -> Result<(), Error> {
+    /// Makes the cache hold the index of the event `raw` (Falco's event `number`) and
+    /// answers its data: kept from the previous call for the same event, taken from the
+    /// batch this plugin handed over, or else built by one validating pass that records
+    /// the root members (a compact payload is not copied).
+    fn prepare<'a>(&mut self, raw: &RawEvent<'a>, number: usize) -> Result<&'a [u8], Error> {
+        let params = raw.payload;
+        let address = (params.as_ptr() as usize, params.len());
         let cache = &mut self.cache;
-        let address = (data.as_ptr() as usize, data.len());
-        if number != 0 && cache.event_number == number && cache.data == address {
-            return Ok(());
+        if number != 0 && cache.event_number == number && cache.params == address {
+            let (start, len) = cache.data;
+            if let Some(data) = start
+                .checked_add(len)
+                .and_then(|end| params.get(start..end))
+            {
+                return Ok(data);
+            }
         }
         // Invalidated first, so a failure below never leaves a stale hit behind.
         cache.event_number = 0;
+        let data = raw
+            .load::<PluginEvent<&[u8]>>()
+            .map_err(|e| anyhow!("not a plugin event: {e}"))?
+            .params
+            .event_data;
+        self.index(data)?;
+        let cache = &mut self.cache;
+        // The data is a slice of the parameters; kept as its place in them.
+        let start = (data.as_ptr() as usize).wrapping_sub(params.as_ptr() as usize);
+        cache.data = (start, data.len());
+        cache.event_number = number;
+        cache.params = address;
+        cache.time_ns = raw.metadata.ts;
+        Ok(data)
+    }
+
+    /// Makes the cache hold the index of `data`: from the batch this plugin handed over,
+    /// or else one validating pass that records the root members.
+    fn index(&mut self, data: &[u8]) -> Result<(), Error> {
+        let cache = &mut self.cache;
         if let Some(index) = self.handed.index_of(data) {
             // Byte for byte an event this plugin decoded: valid, compact, indexed.
             cache.copied = false;
             cache.index = index;
-        } else {
-            let mut members = std::mem::take(&mut cache.members);
-            let compact = crate::json::compact_members(data, &mut members);
-            let result = match compact {
-                Ok(std::borrow::Cow::Borrowed(json)) => {
-                    // The compact value is `data` without surrounding whitespace.
-                    let start = json.as_ptr() as usize - data.as_ptr() as usize;
-                    cache.copied = start != 0 || json.len() != data.len();
-                    if cache.copied {
-                        cache.payload.clear();
-                        cache.payload.extend_from_slice(json);
-                    }
-                    cache.index = EventIndex::from_members(json, &members);
-                    Ok(())
-                }
-                Ok(std::borrow::Cow::Owned(json)) => {
-                    cache.copied = true;
-                    cache.index = EventIndex::build(&json);
-                    cache.payload = json;
-                    Ok(())
-                }
-                Err(e) => Err(anyhow!("event payload is not valid JSON: {e}")),
-            };
-            cache.members = members;
-            result?;
+            return Ok(());
         }
-        cache.event_number = number;
-        cache.data = address;
-        cache.time_ns = time_ns;
-        Ok(())
+        let mut members = std::mem::take(&mut cache.members);
+        let compact = crate::json::compact_members(data, &mut members);
+        let result = match compact {
+            Ok(std::borrow::Cow::Borrowed(json)) => {
+                // The compact value is `data` without surrounding whitespace.
+                let start = json.as_ptr() as usize - data.as_ptr() as usize;
+                cache.copied = start != 0 || json.len() != data.len();
+                if cache.copied {
+                    cache.payload.clear();
+                    cache.payload.extend_from_slice(json);
+                }
+                cache.index = EventIndex::from_members(json, &members);
+                Ok(())
+            }
+            Ok(std::borrow::Cow::Owned(json)) => {
+                cache.copied = true;
+                cache.index = EventIndex::build(&json);
+                cache.payload = json;
+                Ok(())
+            }
+            Err(e) => Err(anyhow!("event payload is not valid JSON: {e}")),
+        };
+        cache.members = members;
+        result
     }
 
     /// The event `prepare` cached, as extraction reads it: in place in `data`, or the
@@ -595,7 +643,7 @@ fn hand_over(req: &mut ss_plugin_extract_field, values: &[Cow<'_, [u8]>], storag
 }
 
 impl ExtractPlugin for K8sAuditEks {
-    type Event<'a> = PluginEventOf<'a>;
+    type Event<'a> = ExtractEvent<'a>;
     type ExtractContext = ();
     const EXTRACT_FIELDS: &'static [ExtractFieldInfo<Self>] = fields::EXTRACT_FIELDS;
 
@@ -617,8 +665,7 @@ impl ExtractPlugin for K8sAuditEks {
                 panic!("injected panic in extract");
             }
             let event = event_input.event()?;
-            let data = event.params.event_data;
-            self.prepare(data, event_input.event_number(), event.metadata.ts)?;
+            let data = self.prepare(&event.raw, event_input.event_number())?;
             let view = self.cached_view(data);
             requests
                 .iter_mut()
@@ -634,6 +681,56 @@ extract_plugin!(K8sAuditEks);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A plugin event carrying `payload` at time 7, as Falco's raw event bytes.
+    fn raw_event_bytes(payload: &[u8]) -> Vec<u8> {
+        use falco_plugin::event::events::EventToBytes;
+        let mut event = Instance::plugin_event(payload);
+        event.metadata.ts = 7;
+        let mut bytes = Vec::new();
+        event.write(&mut bytes).unwrap();
+        bytes
+    }
+
+    fn plugin() -> K8sAuditEks {
+        K8sAuditEks::new(None, Json(InitConfig(PluginConfig::default()))).unwrap()
+    }
+
+    #[test]
+    fn the_extractor_asks_for_plugin_events_only() {
+        assert_eq!(ExtractEvent::EVENT_TYPES, PluginEventOf::EVENT_TYPES);
+        assert_eq!(ExtractEvent::EVENT_TYPES, &[322]);
+        assert_eq!(
+            ExtractEvent::event_sources(),
+            PluginEventOf::event_sources()
+        );
+    }
+
+    #[test]
+    fn an_events_data_is_parsed_once_and_kept_for_its_next_calls() {
+        let mut plugin = plugin();
+        let get = br#"{"kind":"Event","verb":"get"}"#;
+        let bytes = raw_event_bytes(get);
+        let raw = RawEvent::from(&bytes).unwrap();
+        assert_eq!(plugin.prepare(&raw, 1).unwrap(), get);
+        assert_eq!(plugin.cache.time_ns, 7);
+        assert_eq!(plugin.prepare(&raw, 1).unwrap(), get);
+        // Another event under the same number (other bytes): read again, not the cache.
+        let list = br#"{"kind":"Event","verb":"list"}"#;
+        let other = raw_event_bytes(list);
+        let raw = RawEvent::from(&other).unwrap();
+        assert_eq!(plugin.prepare(&raw, 1).unwrap(), list);
+    }
+
+    #[test]
+    fn an_event_of_another_type_is_an_error() {
+        let mut bytes = raw_event_bytes(b"{}");
+        // The header's event type (after the time, the thread id and the length).
+        bytes[20..22].copy_from_slice(&1u16.to_ne_bytes());
+        let raw = RawEvent::from(&bytes).unwrap();
+        let err = plugin().prepare(&raw, 1).unwrap_err();
+        assert!(err.to_string().starts_with("not a plugin event"), "{err}");
+    }
 
     #[test]
     fn guard_turns_panics_into_errors() {
