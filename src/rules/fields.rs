@@ -452,29 +452,39 @@ pub fn ts_to_string(ts: u64, date: bool, ns: bool) -> String {
 /// output starts with it.
 pub fn push_ts_to_string(out: &mut String, ts: u64, date: bool, ns: bool) {
     let sec = ts / 1_000_000_000;
-    let s = sec % 86_400;
     if date {
-        let (y, m, d) = civil_from_days((sec / 86_400) as i64);
-        if (0..=9999).contains(&y) {
-            push_digits(out, y as u64, 4);
-        } else {
-            let _ = write!(out, "{y:04}");
-        }
-        out.push('-');
-        push_digits(out, u64::from(m), 2);
-        out.push('-');
-        push_digits(out, u64::from(d), 2);
+        push_date(out, sec);
         out.push(' ');
     }
+    push_clock(out, sec);
+    if ns {
+        out.push('.');
+        push_digits(out, ts % 1_000_000_000, 9);
+    }
+}
+
+/// `YYYY-MM-DD` of the day `sec` (seconds since the epoch) falls on.
+fn push_date(out: &mut String, sec: u64) {
+    let (y, m, d) = civil_from_days((sec / 86_400) as i64);
+    if (0..=9999).contains(&y) {
+        push_digits(out, y as u64, 4);
+    } else {
+        let _ = write!(out, "{y:04}");
+    }
+    out.push('-');
+    push_digits(out, u64::from(m), 2);
+    out.push('-');
+    push_digits(out, u64::from(d), 2);
+}
+
+/// `HH:MM:SS` of `sec` (seconds since the epoch), in UTC.
+fn push_clock(out: &mut String, sec: u64) {
+    let s = sec % 86_400;
     push_digits(out, s / 3600, 2);
     out.push(':');
     push_digits(out, (s % 3600) / 60, 2);
     out.push(':');
     push_digits(out, s % 60, 2);
-    if ns {
-        out.push('.');
-        push_digits(out, ts % 1_000_000_000, 9);
-    }
 }
 
 /// libsinsp `ts_to_iso_8601`: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnn+0000`.
@@ -501,23 +511,9 @@ fn push_digits(out: &mut String, n: u64, width: usize) {
 /// [`rfc3339`] appended to `out`, without formatting machinery.
 pub fn push_rfc3339(out: &mut String, ts: u64) {
     let sec = ts / 1_000_000_000;
-    let (y, m, d) = civil_from_days((sec / 86_400) as i64);
-    if !(0..=9999).contains(&y) {
-        out.push_str(&rfc3339(ts));
-        return;
-    }
-    let s = sec % 86_400;
-    push_digits(out, y as u64, 4);
-    out.push('-');
-    push_digits(out, u64::from(m), 2);
-    out.push('-');
-    push_digits(out, u64::from(d), 2);
+    push_date(out, sec);
     out.push('T');
-    push_digits(out, s / 3600, 2);
-    out.push(':');
-    push_digits(out, (s % 3600) / 60, 2);
-    out.push(':');
-    push_digits(out, s % 60, 2);
+    push_clock(out, sec);
     out.push('.');
     push_digits(out, ts % 1_000_000_000, 9);
     out.push('Z');
@@ -525,16 +521,9 @@ pub fn push_rfc3339(out: &mut String, ts: u64) {
 
 /// The alert `time`: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
 pub fn rfc3339(ts: u64) -> String {
-    let sec = ts / 1_000_000_000;
-    let nsec = ts % 1_000_000_000;
-    let (y, m, d) = civil_from_days((sec / 86_400) as i64);
-    let s = sec % 86_400;
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nsec:09}Z",
-        s / 3600,
-        (s % 3600) / 60,
-        s % 60
-    )
+    let mut out = String::with_capacity(30);
+    push_rfc3339(&mut out, ts);
+    out
 }
 
 /// libsinsp's `parse_field_name` for one filtercheck class: the length of the longest field
@@ -677,6 +666,31 @@ pub fn resolve(full: &str) -> Result<Option<ResolvedField>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_print_as_libsinsp_does() {
+        for ts in [
+            0,
+            1_704_164_645_123_456_000,
+            951_782_400_000_000_001,
+            u64::MAX,
+        ] {
+            let sec = ts / 1_000_000_000;
+            let (y, m, d) = civil_from_days((sec / 86_400) as i64);
+            let (h, mi, s) = (sec % 86_400 / 3600, sec % 3600 / 60, sec % 60);
+            let ns = ts % 1_000_000_000;
+            let date = format!("{y:04}-{m:02}-{d:02}");
+            let clock = format!("{h:02}:{mi:02}:{s:02}");
+            assert_eq!(rfc3339(ts), format!("{date}T{clock}.{ns:09}Z"));
+            assert_eq!(
+                ts_to_string(ts, true, true),
+                format!("{date} {clock}.{ns:09}")
+            );
+            assert_eq!(ts_to_string(ts, true, false), format!("{date} {clock}"));
+            assert_eq!(ts_to_string(ts, false, true), format!("{clock}.{ns:09}"));
+            assert_eq!(ts_to_string(ts, false, false), clock);
+        }
+    }
 
     #[test]
     fn resolves_generic_and_table_fields() {

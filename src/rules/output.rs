@@ -306,9 +306,7 @@ fn lossy(b: &[u8]) -> Cow<'_, str> {
 fn push_value_text(out: &mut String, ex: &Extractor, v: &FieldValue<'_>) {
     match v {
         FieldValue::Str(s) => out.push_str(&lossy(s)),
-        FieldValue::DecStr(n) => {
-            let _ = write!(out, "{n}");
-        }
+        FieldValue::DecStr(n) => push_decimal(out, *n),
         FieldValue::StrList(items) => {
             let start = out.len();
             out.push('(');
@@ -329,9 +327,7 @@ fn push_value_text(out: &mut String, ex: &Extractor, v: &FieldValue<'_>) {
             }
         }
         FieldValue::Num(n) => match print_format(ex) {
-            PrintFormat::Dec => {
-                let _ = write!(out, "{n}");
-            }
+            PrintFormat::Dec => push_decimal(out, *n),
             PrintFormat::Padded9 => {
                 let _ = write!(out, "{n:09}");
             }
