@@ -23,7 +23,16 @@
 //!   the same file decoded (the same path: file, gzip members, envelopes) and the same
 //!   fields extracted in-process, and `decode_extract_ka`, the same from in-memory records.
 //!
-//! After criterion's own report, the ratio `baseline time / eksaudit time` (higher is
+//! After criterion's own report, interleaved rounds of every benchmark (each round runs
+//! each once, in turn) give the fastest wall time and mean CPU time of each, and for the
+//! two comparisons that are ratios of neighbours, two shards against one thread and the
+//! plugin against the same file in-process, the ratio of each round's pair: a slow minute
+//! of a shared machine slows both members of a pair. `EKSAUDIT_BENCH_QUICK=1` runs those
+//! rounds only, `EKSAUDIT_BENCH_ROUNDS=N` sets their number (10), and
+//! `EKSAUDIT_BENCH_ONLY=a,b` keeps the baseline and the benchmarks named.
+//! `EKSAUDIT_BENCH_PLUGIN_CONFIG` is the plugin's init config (`{}`).
+//!
+//! Then the ratio `baseline time / eksaudit time` (higher is
 //! better; ≥ 1.0 means eksaudit does more work in less time than a bare DOM parse) and
 //! events/s are printed from criterion's estimates.
 
@@ -298,9 +307,9 @@ fn mean_ns(group: &str, bench: &str) -> Option<f64> {
 }
 
 /// `EKSAUDIT_BENCH_RUN=<bench>[:N]`: runs one benchmark N times (default 1) without
-/// criterion, for `valgrind --tool=callgrind` or `perf`. `field_costs` is
-/// `decode_extract` with each field in a function of its own (`callgrind --demangle=no`
-/// tells them apart; the addresses printed name them).
+/// criterion, for `valgrind --tool=callgrind` or `perf`, printing each run's wall and CPU
+/// time. `field_costs` is `decode_extract` with each field in a function of its own
+/// (`callgrind --demangle=no` tells them apart; the addresses printed name them).
 fn run_once(
     spec: &str,
     records: &[Vec<u8>],
@@ -312,6 +321,8 @@ fn run_once(
     let times: usize = times.parse().expect("EKSAUDIT_BENCH_RUN=<bench>[:N]");
     let engine = (name == "decode_rules").then(upstream_rules);
     for _ in 0..times {
+        let started = std::time::Instant::now();
+        let cpu_before = thread_cpu_ns();
         match name {
             "baseline" => {
                 black_box(baseline(records));
@@ -340,6 +351,14 @@ fn run_once(
             }
             other => panic!("unknown bench {other}"),
         }
+        let cpu = thread_cpu_ns()
+            .zip(cpu_before)
+            .map(|(a, b)| (a - b) as f64 / 1e6);
+        eprintln!(
+            "{name}: {:.1} ms wall, {:.1} ms cpu",
+            started.elapsed().as_secs_f64() * 1e3,
+            cpu.unwrap_or(f64::NAN)
+        );
     }
 }
 
@@ -425,28 +444,67 @@ fn thread_cpu_ns() -> Option<u64> {
     stat.split_whitespace().next()?.parse().ok()
 }
 
-/// Interleaved rounds of each single-threaded benchmark: the fastest wall time and the
-/// mean CPU time of each. On a shared machine, where other processes take the core away
-/// for whole benchmarks at a time, these ratios are steadier than criterion's means.
-fn interleaved(runs: &[(&str, &dyn Fn())], rounds: usize) -> Vec<(f64, Option<f64>)> {
-    let mut best = vec![f64::MAX; runs.len()];
+/// Every round's wall time of each benchmark, and its mean CPU time.
+struct Rounds {
+    names: Vec<&'static str>,
+    wall: Vec<Vec<f64>>,
+    cpu: Vec<Option<f64>>,
+}
+
+impl Rounds {
+    fn at(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| *n == name)
+    }
+
+    fn fastest(&self, k: usize) -> f64 {
+        self.wall[k].iter().copied().fold(f64::MAX, f64::min)
+    }
+
+    /// `a`'s time over `b`'s, round by round (the two ran next to each other in each
+    /// round, so a slow minute of the machine slows both): sorted.
+    fn paired(&self, a: &str, b: &str) -> Option<Vec<f64>> {
+        let (a, b) = (self.at(a)?, self.at(b)?);
+        let mut ratios: Vec<f64> = self.wall[a]
+            .iter()
+            .zip(&self.wall[b])
+            .map(|(a, b)| a / b)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        Some(ratios)
+    }
+}
+
+fn median(sorted: &[f64]) -> f64 {
+    sorted[sorted.len() / 2]
+}
+
+/// Interleaved rounds of each benchmark, every round's wall time and the mean CPU time
+/// of each. On a shared machine, where other processes take the core away for whole
+/// benchmarks at a time, the fastest rounds and ratios of neighbouring runs are steadier
+/// than criterion's means.
+fn interleaved(runs: &[(&'static str, &dyn Fn())], rounds: usize) -> Rounds {
+    let mut wall = vec![Vec::with_capacity(rounds); runs.len()];
     let mut cpu = vec![Some(0u64); runs.len()];
     for _ in 0..rounds {
         for (k, (_, run)) in runs.iter().enumerate() {
             let before = thread_cpu_ns();
             let started = std::time::Instant::now();
             run();
-            best[k] = best[k].min(started.elapsed().as_nanos() as f64);
+            wall[k].push(started.elapsed().as_nanos() as f64);
             cpu[k] = match (cpu[k], before, thread_cpu_ns()) {
                 (Some(sum), Some(b), Some(a)) => Some(sum + (a - b)),
                 _ => None,
             };
         }
     }
-    best.into_iter()
-        .zip(cpu)
-        .map(|(b, c)| (b, c.map(|c| c as f64 / rounds as f64)))
-        .collect()
+    Rounds {
+        names: runs.iter().map(|(name, _)| *name).collect(),
+        wall,
+        cpu: cpu
+            .into_iter()
+            .map(|c| c.map(|c| c as f64 / rounds as f64))
+            .collect(),
+    }
 }
 
 fn plugin_requests() -> Vec<FieldRequest> {
@@ -537,7 +595,7 @@ fn main() {
          the upstream rules raise {alerts} alerts",
         records.len()
     );
-    let single: [(&str, &dyn Fn()); 5] = [
+    let single: [(&'static str, &dyn Fn()); 5] = [
         ("baseline", &|| {
             black_box(baseline(&records));
         }),
@@ -547,11 +605,11 @@ fn main() {
         ("decode_extract", &|| {
             black_box(decode_extract(&records, &requests, &options));
         }),
-        ("decode_rules", &|| {
-            black_box(decode_rules(&records, &engine, &options));
-        }),
         ("parallel_decode", &|| {
             black_box(parallel_decode([first, second], &requests, &options));
+        }),
+        ("decode_rules", &|| {
+            black_box(decode_rules(&records, &engine, &options));
         }),
     ];
     let in_process_ka = || {
@@ -572,39 +630,73 @@ fn main() {
         runs.push(("plugin_abi", &through_abi));
         runs.push(("file_extract_ka", &in_process_file_ka));
     }
+    // EKSAUDIT_BENCH_ONLY=a,b: the baseline and these only.
+    if let Ok(only) = std::env::var("EKSAUDIT_BENCH_ONLY") {
+        let only: Vec<&str> = only.split(',').collect();
+        runs.retain(|(name, _)| *name == "baseline" || only.contains(name));
+    }
     let rounds = std::env::var("EKSAUDIT_BENCH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(10);
     let measured = interleaved(&runs, rounds);
     println!("interleaved, {rounds} rounds (fastest wall time; mean CPU time):");
-    let (base_wall, base_cpu) = measured[0];
-    for ((name, _), (wall, cpu)) in runs.iter().zip(&measured) {
+    let base_wall = measured.fastest(0);
+    let base_cpu = measured.cpu[0];
+    for (k, name) in measured.names.iter().enumerate() {
         if *name == "parallel_decode" {
             continue;
         }
-        let cpu_ratio = match (base_cpu, cpu) {
+        let wall = measured.fastest(k);
+        let cpu_ratio = match (base_cpu, measured.cpu[k]) {
             (Some(b), Some(c)) => format!("  cpu {:>8.1} ms  ratio {:.2}x", c / 1e6, b / c),
             _ => String::new(),
         };
         println!(
             "  {name:<16} {:>8.1} ms {:>10.0} events/s  ratio {:.2}x{cpu_ratio}",
             wall / 1e6,
-            per_sec(*wall),
+            per_sec(wall),
             base_wall / wall
         );
     }
-    println!(
-        "  two shards on 2 threads vs one thread (decode + extract, fastest wall): {:.2}x",
-        measured[2].0 / measured[4].0
-    );
-    if abi.is_some() {
+    let summary = |ratios: &[f64]| {
+        format!(
+            "median {:.2}x, rounds {:.2}-{:.2}x",
+            median(ratios),
+            ratios[0],
+            ratios[ratios.len() - 1]
+        )
+    };
+    if let (Some(one), Some(two)) = (
+        measured.at("decode_extract"),
+        measured.at("parallel_decode"),
+    ) {
+        let paired = measured
+            .paired("decode_extract", "parallel_decode")
+            .unwrap_or_default();
         println!(
-            "  plugin through the C ABI vs in-process, same {} ka.* fields (fastest wall): \
-             {:.2}x the same file decoded in-process, {:.2}x in-memory records",
+            "  two shards on 2 threads vs one thread (decode + extract): {:.2}x fastest wall; \
+             each round's pair: {}",
+            measured.fastest(one) / measured.fastest(two),
+            summary(&paired)
+        );
+    }
+    if let (Some(abi_at), Some(file), Some(memory)) = (
+        measured.at("plugin_abi"),
+        measured.at("file_extract_ka"),
+        measured.at("decode_extract_ka"),
+    ) {
+        let paired = measured
+            .paired("plugin_abi", "file_extract_ka")
+            .unwrap_or_default();
+        println!(
+            "  plugin through the C ABI vs in-process, same {} ka.* fields: {:.2}x the same \
+             file decoded in-process (fastest wall; each round's pair: {}), {:.2}x in-memory \
+             records",
             plugin_fields().len(),
-            measured[6].0 / measured[7].0,
-            measured[6].0 / measured[5].0
+            measured.fastest(abi_at) / measured.fastest(file),
+            summary(&paired),
+            measured.fastest(abi_at) / measured.fastest(memory)
         );
     }
     let Some(base) = mean_ns(group_name, "baseline").filter(|_| !quick) else {

@@ -118,6 +118,8 @@ struct Request {
 pub struct Abi {
     api: &'static plugin_api,
     requests: Vec<Request>,
+    /// The plugin's init config: `$EKSAUDIT_BENCH_PLUGIN_CONFIG`, or `{}` (the defaults).
+    init_config: CString,
 }
 
 impl Abi {
@@ -150,7 +152,14 @@ impl Abi {
                 }
             })
             .collect();
-        Some(Abi { api, requests })
+        let init_config =
+            std::env::var("EKSAUDIT_BENCH_PLUGIN_CONFIG").unwrap_or_else(|_| "{}".to_string());
+        let init_config = CString::new(init_config).ok()?;
+        Some(Abi {
+            api,
+            requests,
+            init_config,
+        })
     }
 
     /// Replays the input through the plugin, extracting every field of every event as
@@ -158,7 +167,7 @@ impl Abi {
     pub fn replay(&self) -> (u64, u64) {
         let mut runner = PluginRunner::new();
         runner
-            .register_plugin(self.api, c"{}")
+            .register_plugin(self.api, &self.init_config)
             .expect("plugin init");
         let mut capture = runner.start_capture().expect("plugin open");
         let extract = self.api.__bindgen_anon_2.extract_fields.expect("extract");

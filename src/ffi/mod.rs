@@ -15,6 +15,7 @@
 //!   `Timeout` or `Eof`;
 //! * only this module imports `falco_plugin`.
 
+use std::alloc::Layout;
 use std::borrow::Cow;
 use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -576,18 +577,18 @@ fn extract_request(
     let field = FieldId(id);
     let info = field.info();
     let arg = request_arg(req, info.arg).map_err(|e| anyhow!("{}: {e}", info.name))?;
-    let value = extract(view, field, arg)?;
-    let values = match &value {
-        None => &[][..],
-        Some(value) if info.list => value.as_slice(),
-        // A scalar field's value is its last (and only) string.
-        Some(value) => value
-            .as_slice()
-            .last()
-            .map_or(&[][..], std::slice::from_ref),
-    };
-    hand_over(req, values, storage);
-    Ok(())
+    match extract(view, field, arg)? {
+        None => hand_over(req, &[], storage),
+        Some(value) => {
+            let values = value.as_slice();
+            // A scalar field's value is its last (and only) string.
+            let values = match values.split_last() {
+                Some((last, _)) if !info.list => std::slice::from_ref(last),
+                _ => values,
+            };
+            hand_over(req, values, storage)
+        }
+    }
 }
 
 /// The argument of a request, checked against the kind the field declares (Falco checks
@@ -622,24 +623,45 @@ fn request_arg(req: &ss_plugin_extract_field, kind: ArgKind) -> Result<Arg<'_>, 
     }
 }
 
-/// Writes `values` as C strings (each cut at its first NUL, as C reads it) and the array
-/// of their pointers into `storage`, and points the request at them. The SDK resets
-/// `storage` before each call; Falco copies the strings out before the next one.
-fn hand_over(req: &mut ss_plugin_extract_field, values: &[Cow<'_, [u8]>], storage: &Bump) {
+/// Writes `values` as C strings into `storage`, one block for all of them, and points the
+/// request at an array of their pointers. A value holding a NUL reads, as Falco reads C
+/// strings, up to it; the bytes after it are written but never read, so nothing scans
+/// for one. The SDK resets `storage` before each call; Falco copies the strings out
+/// before the next one.
+fn hand_over(
+    req: &mut ss_plugin_extract_field,
+    values: &[Cow<'_, [u8]>],
+    storage: &Bump,
+) -> Result<(), Error> {
     if values.is_empty() {
         req.res.str_ = std::ptr::null_mut();
         req.res_len = 0;
-        return;
+        return Ok(());
     }
+    // Every value and its NUL; a sum past `isize::MAX` cannot be laid out, and is an error.
+    let size = values
+        .iter()
+        .try_fold(0usize, |sum, value| {
+            sum.checked_add(value.len())?.checked_add(1)
+        })
+        .and_then(|size| Layout::array::<u8>(size).ok())
+        .ok_or_else(|| anyhow!("{} values too large to hand over", values.len()))?;
+    let mut at = storage.alloc_layout(size).as_ptr();
     let pointers = storage.alloc_slice_fill_with(values.len(), |i| {
-        let bytes = &values[i][..];
-        let text = memchr::memchr(0, bytes).map_or(bytes, |nul| &bytes[..nul]);
-        let terminated = storage.alloc_slice_fill_copy(text.len() + 1, 0u8);
-        terminated[..text.len()].copy_from_slice(text);
-        terminated.as_ptr().cast::<c_char>()
+        let value = &values[i];
+        let start = at;
+        // SAFETY: the block holds every value and its NUL, in order, so each value's
+        // bytes and its NUL fall inside it, at the place after the previous value's.
+        unsafe {
+            std::ptr::copy_nonoverlapping(value.as_ptr(), start, value.len());
+            start.add(value.len()).write(0);
+            at = start.add(value.len() + 1);
+        }
+        start.cast_const().cast::<c_char>()
     });
     req.res.str_ = pointers.as_mut_ptr();
     req.res_len = values.len() as u64;
+    Ok(())
 }
 
 impl ExtractPlugin for K8sAuditEks {
@@ -777,7 +799,7 @@ mod tests {
     }
 
     #[test]
-    fn values_are_handed_over_as_c_strings_cut_at_nul() {
+    fn values_are_handed_over_as_c_strings_read_up_to_a_nul() {
         let storage = Bump::new();
         let mut req = request(None, None);
         let values: Vec<Cow<'_, [u8]>> = vec![
@@ -785,9 +807,9 @@ mod tests {
             Cow::Owned(b"xyz".to_vec()),
             Cow::Borrowed(b""),
         ];
-        hand_over(&mut req, &values, &storage);
+        hand_over(&mut req, &values, &storage).unwrap();
         assert_eq!(handed_strings(&req), [&b"ab"[..], b"xyz", b""]);
-        hand_over(&mut req, &[], &storage);
+        hand_over(&mut req, &[], &storage).unwrap();
         assert_eq!(req.res_len, 0);
         // SAFETY: reading the pointer member of the union just written.
         assert!(unsafe { req.res.str_ }.is_null());
