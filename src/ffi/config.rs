@@ -46,7 +46,9 @@ pub struct PluginConfig {
     /// of about 1 MiB, so 4194304 is a good value. At most 67108864.
     #[serde(default = "default_max_event_size")]
     pub max_event_size: u64,
-    /// Most events handed to Falco in one batch. Default 512.
+    /// Most events handed to Falco in one batch. Default 64: Falco reads a batch's events
+    /// after the plugin wrote them all, and 64 audit events (about 180 KiB) are still in
+    /// the core's cache when it does; 512 are not, and cost about 5% more per event.
     #[serde(default = "default_max_batch_events")]
     pub max_batch_events: u64,
     /// Directory for checkpoints of the kinesis:// source (one file per source, written
@@ -106,7 +108,7 @@ fn default_max_event_size() -> u64 {
     DEFAULT_MAX_EVENT_SIZE as u64
 }
 fn default_max_batch_events() -> u64 {
-    512
+    64
 }
 
 impl Default for PluginConfig {
