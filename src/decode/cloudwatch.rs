@@ -641,6 +641,13 @@ fn fused_message(
     members: &mut Vec<Member>,
 ) -> Option<Validated> {
     let s = c.s;
+    // `room`: `text` holds the rest of the input plus a chunk, and nothing is written
+    // ahead of what was read (every byte written stands for at least one byte read), so
+    // `out <= i` throughout and writes at `out`, or a chunk at `out` beside one read at
+    // `i`, stay inside `text`: `emit!` and `string!` rely on it.
+    if s.len() + 16 > text.len() || out > c.i {
+        return None;
+    }
     let start = out;
     let mut out = out;
     let mut i = c.i + 1;
@@ -675,7 +682,9 @@ fn fused_message(
     }
     macro_rules! emit {
         ($b:expr) => {{
-            *text.get_mut(out)? = $b;
+            debug_assert!(out <= i && i <= s.len() && s.len() + 16 <= text.len());
+            // SAFETY: see `room`: `out <= i <= s.len() < text.len()`.
+            unsafe { *text.get_unchecked_mut(out) = $b };
             out += 1;
         }};
     }
@@ -685,10 +694,10 @@ fn fused_message(
     macro_rules! string {
         () => {{
             loop {
-                while let (Some(chunk), Some(dst)) = (
-                    s.get(i..).and_then(<[u8]>::first_chunk::<16>),
-                    text.get_mut(out..).and_then(<[u8]>::first_chunk_mut::<16>),
-                ) {
+                while let Some(chunk) = s.get(i..).and_then(<[u8]>::first_chunk::<16>) {
+                    debug_assert!(out <= i && s.len() + 16 <= text.len());
+                    // SAFETY: see `room`: `out + 16 <= i + 16 <= s.len() + 16 <= text.len()`.
+                    let dst = unsafe { &mut *text.as_mut_ptr().add(out).cast::<[u8; 16]>() };
                     *dst = *chunk;
                     let stop = crate::json::swar::special_in_chunk(chunk);
                     i += stop;
