@@ -321,9 +321,7 @@ fn run_once(
     let times: usize = times.parse().expect("EKSAUDIT_BENCH_RUN=<bench>[:N]");
     let engine = (name == "decode_rules").then(upstream_rules);
     for _ in 0..times {
-        let started = std::time::Instant::now();
-        let cpu_before = thread_cpu_ns();
-        match name {
+        let (wall, cpu) = timed(|| match name {
             "baseline" => {
                 black_box(baseline(records));
             }
@@ -350,14 +348,11 @@ fn run_once(
                 eprintln!("{events} events, {alerts} alerts, {bytes} bytes of alerts");
             }
             other => panic!("unknown bench {other}"),
-        }
-        let cpu = thread_cpu_ns()
-            .zip(cpu_before)
-            .map(|(a, b)| (a - b) as f64 / 1e6);
+        });
         eprintln!(
             "{name}: {:.1} ms wall, {:.1} ms cpu",
-            started.elapsed().as_secs_f64() * 1e3,
-            cpu.unwrap_or(f64::NAN)
+            wall / 1e6,
+            cpu.map_or(f64::NAN, |c| c as f64 / 1e6)
         );
     }
 }
@@ -444,6 +439,15 @@ fn thread_cpu_ns() -> Option<u64> {
     stat.split_whitespace().next()?.parse().ok()
 }
 
+/// Runs `run` once: its wall time and the CPU time this thread spent in it, in ns.
+fn timed(run: impl FnOnce()) -> (f64, Option<u64>) {
+    let before = thread_cpu_ns();
+    let started = std::time::Instant::now();
+    run();
+    let wall = started.elapsed().as_nanos() as f64;
+    (wall, thread_cpu_ns().zip(before).map(|(a, b)| a - b))
+}
+
 /// Every round's wall time of each benchmark, and its mean CPU time.
 struct Rounds {
     names: Vec<&'static str>,
@@ -460,17 +464,16 @@ impl Rounds {
         self.wall[k].iter().copied().fold(f64::MAX, f64::min)
     }
 
-    /// `a`'s time over `b`'s, round by round (the two ran next to each other in each
-    /// round, so a slow minute of the machine slows both): sorted.
-    fn paired(&self, a: &str, b: &str) -> Option<Vec<f64>> {
-        let (a, b) = (self.at(a)?, self.at(b)?);
+    /// Benchmark `a`'s time over `b`'s, round by round (the two ran next to each other in
+    /// each round, so a slow minute of the machine slows both): sorted.
+    fn paired(&self, a: usize, b: usize) -> Vec<f64> {
         let mut ratios: Vec<f64> = self.wall[a]
             .iter()
             .zip(&self.wall[b])
             .map(|(a, b)| a / b)
             .collect();
         ratios.sort_by(f64::total_cmp);
-        Some(ratios)
+        ratios
     }
 }
 
@@ -487,14 +490,9 @@ fn interleaved(runs: &[(&'static str, &dyn Fn())], rounds: usize) -> Rounds {
     let mut cpu = vec![Some(0u64); runs.len()];
     for _ in 0..rounds {
         for (k, (_, run)) in runs.iter().enumerate() {
-            let before = thread_cpu_ns();
-            let started = std::time::Instant::now();
-            run();
-            wall[k].push(started.elapsed().as_nanos() as f64);
-            cpu[k] = match (cpu[k], before, thread_cpu_ns()) {
-                (Some(sum), Some(b), Some(a)) => Some(sum + (a - b)),
-                _ => None,
-            };
+            let (run_wall, run_cpu) = timed(run);
+            wall[k].push(run_wall);
+            cpu[k] = cpu[k].zip(run_cpu).map(|(sum, c)| sum + c);
         }
     }
     Rounds {
@@ -638,7 +636,8 @@ fn main() {
     let rounds = std::env::var("EKSAUDIT_BENCH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(10);
+        .unwrap_or(10)
+        .max(1);
     let measured = interleaved(&runs, rounds);
     println!("interleaved, {rounds} rounds (fastest wall time; mean CPU time):");
     let base_wall = measured.fastest(0);
@@ -671,9 +670,7 @@ fn main() {
         measured.at("decode_extract"),
         measured.at("parallel_decode"),
     ) {
-        let paired = measured
-            .paired("decode_extract", "parallel_decode")
-            .unwrap_or_default();
+        let paired = measured.paired(one, two);
         println!(
             "  two shards on 2 threads vs one thread (decode + extract): {:.2}x fastest wall; \
              each round's pair: {}",
@@ -683,9 +680,7 @@ fn main() {
     }
     if let (Some(abi_at), Some(file)) = (measured.at("plugin_abi"), measured.at("file_extract_ka"))
     {
-        let paired = measured
-            .paired("plugin_abi", "file_extract_ka")
-            .unwrap_or_default();
+        let paired = measured.paired(abi_at, file);
         let memory = measured
             .at("decode_extract_ka")
             .map_or(String::new(), |memory| {
