@@ -35,7 +35,7 @@ use falco_plugin::{FailureReason, extract_plugin, plugin, source_plugin};
 
 use crate::decode::{DecodeErrorKind, DecodeStats, InputDecoder, read_path};
 use crate::event::{EventIndex, EventView};
-use crate::fields::{Arg, ArgKind, FieldId, extract};
+use crate::fields::{Arg, ArgKind, FieldId, FieldInfo, extract};
 use crate::sources::metrics::Metrics as SourceMetrics;
 use crate::sources::{SourceSpec, parse_open_params};
 
@@ -122,6 +122,20 @@ struct ExtractCache {
     time_ns: u64,
     /// Root members recorded while validating (reused buffer).
     members: Vec<crate::json::Member>,
+}
+
+impl ExtractCache {
+    /// The event data of Falco's event `number` with raw parameters `params`, when the
+    /// cache holds that event (never for number 0, which Falco gives no event).
+    #[inline]
+    fn data_of<'a>(&self, params: &'a [u8], number: usize) -> Option<&'a [u8]> {
+        let address = (params.as_ptr() as usize, params.len());
+        if number == 0 || self.event_number != number || self.params != address {
+            return None;
+        }
+        let (start, len) = self.data;
+        params.get(start..start.checked_add(len)?)
+    }
 }
 
 /// Debug-build hook to prove the panic guard works through the C ABI: the open params
@@ -483,21 +497,23 @@ impl K8sAuditEks {
     /// answers its data: kept from the previous call for the same event, taken from the
     /// batch this plugin handed over, or else built by one validating pass that records
     /// the root members (a compact payload is not copied).
+    ///
+    /// Falco asks for one field per call, dozens per event: the check for the event of
+    /// the previous call is all that runs on most calls, so the rest is kept out of line.
+    #[inline]
     fn prepare<'a>(&mut self, raw: &RawEvent<'a>, number: usize) -> Result<&'a [u8], Error> {
-        let params = raw.payload;
-        let address = (params.as_ptr() as usize, params.len());
-        let cache = &mut self.cache;
-        if number != 0 && cache.event_number == number && cache.params == address {
-            let (start, len) = cache.data;
-            if let Some(data) = start
-                .checked_add(len)
-                .and_then(|end| params.get(start..end))
-            {
-                return Ok(data);
-            }
+        match self.cache.data_of(raw.payload, number) {
+            Some(data) => Ok(data),
+            None => self.prepare_new(raw, number),
         }
+    }
+
+    /// [`Self::prepare`] for an event other than the previous call's.
+    #[inline(never)]
+    fn prepare_new<'a>(&mut self, raw: &RawEvent<'a>, number: usize) -> Result<&'a [u8], Error> {
+        let params = raw.payload;
         // Invalidated first, so a failure below never leaves a stale hit behind.
-        cache.event_number = 0;
+        self.cache.event_number = 0;
         let data = raw
             .load::<PluginEvent<&[u8]>>()
             .map_err(|e| anyhow!("not a plugin event: {e}"))?
@@ -509,7 +525,7 @@ impl K8sAuditEks {
         let start = (data.as_ptr() as usize).wrapping_sub(params.as_ptr() as usize);
         cache.data = (start, data.len());
         cache.event_number = number;
-        cache.params = address;
+        cache.params = (params.as_ptr() as usize, params.len());
         cache.time_ns = raw.metadata.ts;
         Ok(data)
     }
@@ -564,7 +580,9 @@ impl K8sAuditEks {
 }
 
 /// Serves one extraction request: the field's value, written into the SDK's per-call
-/// `storage` as the C strings Falco reads (`res.str_`, `res_len`).
+/// `storage` as the C strings Falco reads (`res.str_`, `res_len`). Runs once per field
+/// per event, so its errors are built out of line.
+#[inline]
 fn extract_request(
     view: &EventView<'_>,
     req: &mut ss_plugin_extract_field,
@@ -572,14 +590,16 @@ fn extract_request(
 ) -> Result<(), Error> {
     let id = req.field_id as usize;
     if id >= fields::EXTRACT_FIELDS.len() {
-        return Err(anyhow!("field index {id} out of bounds"));
+        return Err(unknown_field(id));
     }
     let field = FieldId(id);
     let info = field.info();
-    let arg = request_arg(req, info.arg).map_err(|e| anyhow!("{}: {e}", info.name))?;
-    match extract(view, field, arg)? {
-        None => hand_over(req, &[], storage),
-        Some(value) => {
+    let Some(arg) = request_arg(req, info.arg) else {
+        return Err(bad_arg(req, info));
+    };
+    match extract(view, field, arg) {
+        Ok(None) => hand_over(req, &[], storage),
+        Ok(Some(value)) => {
             let values = value.as_slice();
             // A scalar field's value is its last (and only) string.
             let values = match values.split_last() {
@@ -588,12 +608,20 @@ fn extract_request(
             };
             hand_over(req, values, storage)
         }
+        Err(e) => Err(e.into()),
     }
 }
 
-/// The argument of a request, checked against the kind the field declares (Falco checks
-/// it against the schema first; this keeps a stray request an error, not a guess).
-fn request_arg(req: &ss_plugin_extract_field, kind: ArgKind) -> Result<Arg<'_>, Error> {
+#[cold]
+#[inline(never)]
+fn unknown_field(id: usize) -> Error {
+    anyhow!("field index {id} out of bounds")
+}
+
+/// The argument of a request when it is of the kind the field declares (Falco checks it
+/// against the schema first; [`bad_arg`] keeps a stray request an error, not a guess).
+#[inline]
+fn request_arg(req: &ss_plugin_extract_field, kind: ArgKind) -> Option<Arg<'_>> {
     let arg = if req.arg_present == 0 {
         Arg::None
     } else if req.arg_key.is_null() {
@@ -606,21 +634,30 @@ fn request_arg(req: &ss_plugin_extract_field, kind: ArgKind) -> Result<Arg<'_>, 
     match (kind, &arg) {
         (ArgKind::None, Arg::None)
         | (ArgKind::RequiredKey, Arg::Key(_))
-        | (ArgKind::OptionalIndex, Arg::None | Arg::Index(_)) => Ok(arg),
-        (kind, arg) => {
-            let given = match arg {
-                Arg::None => "no argument".to_string(),
-                Arg::Key(key) => format!("the argument [{}]", String::from_utf8_lossy(key)),
-                Arg::Index(index) => format!("the argument [{index}]"),
-            };
-            let takes = match kind {
-                ArgKind::None => "no argument",
-                ArgKind::RequiredKey => "a key argument",
-                ArgKind::OptionalIndex => "an optional index argument",
-            };
-            Err(anyhow!("{given} was given, the field takes {takes}"))
-        }
+        | (ArgKind::OptionalIndex, Arg::None | Arg::Index(_)) => Some(arg),
+        _ => None,
     }
+}
+
+/// Why a request's argument does not fit its field.
+#[cold]
+#[inline(never)]
+fn bad_arg(req: &ss_plugin_extract_field, info: &FieldInfo) -> Error {
+    let given = if req.arg_present == 0 {
+        "no argument".to_string()
+    } else if req.arg_key.is_null() {
+        format!("the argument [{}]", req.arg_index)
+    } else {
+        // SAFETY: as in `request_arg`.
+        let key = unsafe { CStr::from_ptr(req.arg_key) }.to_bytes();
+        format!("the argument [{}]", String::from_utf8_lossy(key))
+    };
+    let takes = match info.arg {
+        ArgKind::None => "no argument",
+        ArgKind::RequiredKey => "a key argument",
+        ArgKind::OptionalIndex => "an optional index argument",
+    };
+    anyhow!("{}: {given} was given, the field takes {takes}", info.name)
 }
 
 /// Writes `values` as C strings into `storage`, one block for all of them, and points the
@@ -633,10 +670,20 @@ fn hand_over(
     values: &[Cow<'_, [u8]>],
     storage: &Bump,
 ) -> Result<(), Error> {
-    if values.is_empty() {
-        req.res.str_ = std::ptr::null_mut();
-        req.res_len = 0;
-        return Ok(());
+    match values {
+        [] => {
+            req.res.str_ = std::ptr::null_mut();
+            req.res_len = 0;
+            return Ok(());
+        }
+        // Most fields have one value: no sizes to add up, nothing to iterate.
+        [value] => {
+            let pointer = storage.alloc(c_string_in(storage, value)?);
+            req.res.str_ = pointer;
+            req.res_len = 1;
+            return Ok(());
+        }
+        _ => {}
     }
     // Every value and its NUL; a sum past `isize::MAX` cannot be laid out, and is an error.
     let size = values
@@ -662,6 +709,23 @@ fn hand_over(
     req.res.str_ = pointers.as_mut_ptr();
     req.res_len = values.len() as u64;
     Ok(())
+}
+
+/// `value` and a NUL, written into `storage`; the start of that C string.
+#[inline]
+fn c_string_in(storage: &Bump, value: &[u8]) -> Result<*const c_char, Error> {
+    let size = value
+        .len()
+        .checked_add(1)
+        .and_then(|size| Layout::array::<u8>(size).ok())
+        .ok_or_else(|| anyhow!("a value of {} bytes is too large to hand over", value.len()))?;
+    let start = storage.alloc_layout(size).as_ptr();
+    // SAFETY: the block just allocated holds the value's bytes and its NUL.
+    unsafe {
+        std::ptr::copy_nonoverlapping(value.as_ptr(), start, value.len());
+        start.add(value.len()).write(0);
+    }
+    Ok(start.cast_const().cast::<c_char>())
 }
 
 impl ExtractPlugin for K8sAuditEks {
@@ -809,6 +873,11 @@ mod tests {
         ];
         hand_over(&mut req, &values, &storage).unwrap();
         assert_eq!(handed_strings(&req), [&b"ab"[..], b"xyz", b""]);
+        for one in [&b"value"[..], b"", b"a\0b"] {
+            hand_over(&mut req, &[Cow::Borrowed(one)], &storage).unwrap();
+            let read = one.split(|&b| b == 0).next().unwrap();
+            assert_eq!(handed_strings(&req), [read], "{one:?}");
+        }
         hand_over(&mut req, &[], &storage).unwrap();
         assert_eq!(req.res_len, 0);
         // SAFETY: reading the pointer member of the union just written.
@@ -840,11 +909,17 @@ mod tests {
             (&index, ArgKind::RequiredKey),
             (&key, ArgKind::OptionalIndex),
         ] {
-            assert!(request_arg(req, kind).is_err(), "{kind:?}");
+            assert!(request_arg(req, kind).is_none(), "{kind:?}");
         }
+        let verb = crate::fields::find("ka.verb").unwrap().info();
         assert_eq!(
-            request_arg(&key, ArgKind::None).unwrap_err().to_string(),
-            "the argument [command] was given, the field takes no argument"
+            bad_arg(&key, verb).to_string(),
+            "ka.verb: the argument [command] was given, the field takes no argument"
+        );
+        let uri_param = crate::fields::find("ka.uri.param").unwrap().info();
+        assert_eq!(
+            bad_arg(&index, uri_param).to_string(),
+            "ka.uri.param: the argument [3] was given, the field takes a key argument"
         );
     }
 

@@ -164,6 +164,10 @@ pub enum ExtractError {
 pub type Extracted<'a> = Result<Option<Value<'a>>, ExtractError>;
 
 /// Extracts `field` (with `arg`) from `event`.
+///
+/// Inlined into its callers: the plugin calls it once per request of Falco's (dozens per
+/// event), and a dispatch of its own cost about 13 instructions a call there.
+#[inline]
 pub fn extract<'a>(event: &EventView<'a>, field: FieldId, arg: Arg<'_>) -> Extracted<'a> {
     let info = field.info();
     match info.extractor {
