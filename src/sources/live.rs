@@ -96,11 +96,18 @@ impl std::fmt::Debug for LiveSources {
     }
 }
 
+/// One source thread per core the process may use, and at least two: shard readers decode
+/// on these threads, so shards (and files) decode in parallel on every core, and one
+/// shard's decoding never leaves the others' calls to AWS waiting on a single thread.
+fn source_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
+}
+
 impl LiveSources {
     /// Starts every source; `checkpoints` holds the positions saved by a previous run.
     pub fn start(specs: &[SourceSpec], checkpoints: &State, options: &LiveOptions) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(source_threads())
             .thread_name("eksaudit-source")
             .enable_all()
             .build()
