@@ -130,22 +130,66 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 }
 
 /// Formats nanoseconds since the epoch as RFC 3339 UTC with nine fractional digits, the
-/// way Falco prints an alert's `time`.
+/// way Falco prints an alert's `time`: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
 pub fn format_rfc3339_nanos(ns: u64) -> String {
-    let secs = ns / 1_000_000_000;
-    let frac = ns % 1_000_000_000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:09}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let mut out = String::with_capacity(30);
+    push_rfc3339(&mut out, ns);
+    out
 }
 
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+/// [`format_rfc3339_nanos`] appended to `out`, without formatting machinery: every alert
+/// writes one.
+pub fn push_rfc3339(out: &mut String, ns: u64) {
+    let sec = ns / 1_000_000_000;
+    push_date(out, sec);
+    out.push('T');
+    push_clock(out, sec);
+    out.push('.');
+    push_digits(out, ns % 1_000_000_000, 9);
+    out.push('Z');
+}
+
+/// `YYYY-MM-DD` of the day `sec` (seconds since the epoch) falls on.
+pub fn push_date(out: &mut String, sec: u64) {
+    let (y, m, d) = civil_from_days((sec / 86_400) as i64);
+    if (0..=9999).contains(&y) {
+        push_digits(out, y as u64, 4);
+    } else {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{y:04}");
+    }
+    out.push('-');
+    push_digits(out, u64::from(m), 2);
+    out.push('-');
+    push_digits(out, u64::from(d), 2);
+}
+
+/// `HH:MM:SS` of `sec` (seconds since the epoch), in UTC.
+pub fn push_clock(out: &mut String, sec: u64) {
+    let s = sec % 86_400;
+    push_digits(out, s / 3600, 2);
+    out.push(':');
+    push_digits(out, (s % 3600) / 60, 2);
+    out.push(':');
+    push_digits(out, s % 60, 2);
+}
+
+/// Appends the `width` (at most 20) last decimal digits of `n`, zero-padded.
+pub fn push_digits(out: &mut String, n: u64, width: usize) {
+    let width = width.min(20);
+    let mut buf = [b'0'; 20];
+    let mut n = n;
+    for slot in buf[20 - width..].iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    for &digit in &buf[20 - width..] {
+        out.push(char::from(digit));
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -208,6 +252,14 @@ mod tests {
         ] {
             assert!(ns(bad).is_err(), "accepted {bad:?}");
         }
+    }
+
+    #[test]
+    fn days_to_dates_either_side_of_the_epoch() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(-719_468), (0, 3, 1));
     }
 
     #[test]

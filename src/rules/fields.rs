@@ -16,8 +16,8 @@
 //! operators apply and how values render.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
+use crate::decode::time::{format_rfc3339_nanos, push_clock, push_date, push_digits};
 use crate::event::EventView;
 use crate::fields::{self, Arg, ArgKind, FieldId, Provider, Value};
 
@@ -427,20 +427,6 @@ fn generic_value<'a>(
     }
 }
 
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = (z - era * 146_097) as u64;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe as i64 + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 /// libsinsp `ts_to_string`, in UTC (Falco uses the local time zone; containers run in UTC).
 pub fn ts_to_string(ts: u64, date: bool, ns: bool) -> String {
     let mut out = String::with_capacity(32);
@@ -463,67 +449,12 @@ pub fn push_ts_to_string(out: &mut String, ts: u64, date: bool, ns: bool) {
     }
 }
 
-/// `YYYY-MM-DD` of the day `sec` (seconds since the epoch) falls on.
-fn push_date(out: &mut String, sec: u64) {
-    let (y, m, d) = civil_from_days((sec / 86_400) as i64);
-    if (0..=9999).contains(&y) {
-        push_digits(out, y as u64, 4);
-    } else {
-        let _ = write!(out, "{y:04}");
-    }
-    out.push('-');
-    push_digits(out, u64::from(m), 2);
-    out.push('-');
-    push_digits(out, u64::from(d), 2);
-}
-
-/// `HH:MM:SS` of `sec` (seconds since the epoch), in UTC.
-fn push_clock(out: &mut String, sec: u64) {
-    let s = sec % 86_400;
-    push_digits(out, s / 3600, 2);
-    out.push(':');
-    push_digits(out, (s % 3600) / 60, 2);
-    out.push(':');
-    push_digits(out, s % 60, 2);
-}
-
 /// libsinsp `ts_to_iso_8601`: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnn+0000`.
 pub fn ts_to_iso_8601(ts: u64) -> String {
-    let mut s = rfc3339(ts);
+    let mut s = format_rfc3339_nanos(ts);
     s.pop();
     s.push_str("+0000");
     s
-}
-
-/// Appends the `width` last decimal digits of `n`, zero-padded.
-fn push_digits(out: &mut String, n: u64, width: usize) {
-    let mut buf = [b'0'; 20];
-    let mut n = n;
-    for slot in buf[20 - width..].iter_mut().rev() {
-        *slot = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    for &digit in &buf[20 - width..] {
-        out.push(char::from(digit));
-    }
-}
-
-/// [`rfc3339`] appended to `out`, without formatting machinery.
-pub fn push_rfc3339(out: &mut String, ts: u64) {
-    let sec = ts / 1_000_000_000;
-    push_date(out, sec);
-    out.push('T');
-    push_clock(out, sec);
-    out.push('.');
-    push_digits(out, ts % 1_000_000_000, 9);
-    out.push('Z');
-}
-
-/// The alert `time`: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
-pub fn rfc3339(ts: u64) -> String {
-    let mut out = String::with_capacity(30);
-    push_rfc3339(&mut out, ts);
-    out
 }
 
 /// libsinsp's `parse_field_name` for one filtercheck class: the length of the longest field
@@ -669,6 +600,7 @@ mod tests {
 
     #[test]
     fn times_print_as_libsinsp_does() {
+        use crate::decode::time::civil_from_days;
         for ts in [
             0,
             1_704_164_645_123_456_000,
@@ -681,7 +613,7 @@ mod tests {
             let ns = ts % 1_000_000_000;
             let date = format!("{y:04}-{m:02}-{d:02}");
             let clock = format!("{h:02}:{mi:02}:{s:02}");
-            assert_eq!(rfc3339(ts), format!("{date}T{clock}.{ns:09}Z"));
+            assert_eq!(format_rfc3339_nanos(ts), format!("{date}T{clock}.{ns:09}Z"));
             assert_eq!(
                 ts_to_string(ts, true, true),
                 format!("{date} {clock}.{ns:09}")
@@ -745,12 +677,10 @@ mod tests {
     fn time_renderings() {
         // 2024-01-02T03:04:05.123456000Z
         let ts = 1_704_164_645_123_456_000;
-        assert_eq!(rfc3339(ts), "2024-01-02T03:04:05.123456000Z");
+        assert_eq!(format_rfc3339_nanos(ts), "2024-01-02T03:04:05.123456000Z");
         assert_eq!(ts_to_string(ts, false, true), "03:04:05.123456000");
         assert_eq!(ts_to_string(ts, true, false), "2024-01-02 03:04:05");
         assert_eq!(ts_to_iso_8601(ts), "2024-01-02T03:04:05.123456000+0000");
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
     }
 
     #[test]

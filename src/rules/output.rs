@@ -469,7 +469,7 @@ impl Alert {
 
     /// The `time` member: RFC 3339 with nine fractional digits, UTC.
     pub fn time(&self) -> String {
-        fields::rfc3339(self.time_ns)
+        crate::decode::time::format_rfc3339_nanos(self.time_ns)
     }
 
     /// Falco's `json_output` line (no trailing newline).
@@ -501,7 +501,7 @@ impl Alert {
             push_json_str(o, t);
         }
         o.push_str("],\"time\":\"");
-        fields::push_rfc3339(o, self.time_ns);
+        crate::decode::time::push_rfc3339(o, self.time_ns);
         o.push_str("\"}");
     }
 
