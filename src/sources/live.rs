@@ -97,8 +97,9 @@ impl std::fmt::Debug for LiveSources {
 }
 
 /// One source thread per core the process may use, and at least two: shard readers decode
-/// on these threads, so shards (and files) decode in parallel on every core, and one
-/// shard's decoding never leaves the others' calls to AWS waiting on a single thread.
+/// on these threads, so shards decode in parallel on every core, and one shard's decoding
+/// never leaves the others' calls to AWS waiting on a single thread. (Files replay on
+/// blocking threads of their own.)
 fn source_threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
 }
