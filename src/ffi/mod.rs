@@ -594,9 +594,10 @@ fn extract_request(
     }
     let field = FieldId(id);
     let info = field.info();
-    let Some(arg) = request_arg(req, info.arg) else {
-        return Err(bad_arg(req, info));
-    };
+    let arg = given_arg(req);
+    if !arg_fits(info.arg, &arg) {
+        return Err(bad_arg(&arg, info));
+    }
     match extract(view, field, arg) {
         Ok(None) => hand_over(req, &[], storage),
         Ok(Some(value)) => {
@@ -618,11 +619,10 @@ fn unknown_field(id: usize) -> Error {
     anyhow!("field index {id} out of bounds")
 }
 
-/// The argument of a request when it is of the kind the field declares (Falco checks it
-/// against the schema first; [`bad_arg`] keeps a stray request an error, not a guess).
+/// The argument a request carries.
 #[inline]
-fn request_arg(req: &ss_plugin_extract_field, kind: ArgKind) -> Option<Arg<'_>> {
-    let arg = if req.arg_present == 0 {
+fn given_arg(req: &ss_plugin_extract_field) -> Arg<'_> {
+    if req.arg_present == 0 {
         Arg::None
     } else if req.arg_key.is_null() {
         Arg::Index(req.arg_index)
@@ -630,27 +630,29 @@ fn request_arg(req: &ss_plugin_extract_field, kind: ArgKind) -> Option<Arg<'_>> 
         // SAFETY: the plugin API passes a present key as a NUL-terminated string that
         // lives as long as the request.
         Arg::Key(unsafe { CStr::from_ptr(req.arg_key) }.to_bytes())
-    };
-    match (kind, &arg) {
-        (ArgKind::None, Arg::None)
-        | (ArgKind::RequiredKey, Arg::Key(_))
-        | (ArgKind::OptionalIndex, Arg::None | Arg::Index(_)) => Some(arg),
-        _ => None,
     }
+}
+
+/// Whether `arg` is of the kind the field declares (Falco checks it against the schema
+/// first; [`bad_arg`] keeps a stray request an error, not a guess).
+#[inline]
+fn arg_fits(kind: ArgKind, arg: &Arg<'_>) -> bool {
+    matches!(
+        (kind, arg),
+        (ArgKind::None, Arg::None)
+            | (ArgKind::RequiredKey, Arg::Key(_))
+            | (ArgKind::OptionalIndex, Arg::None | Arg::Index(_))
+    )
 }
 
 /// Why a request's argument does not fit its field.
 #[cold]
 #[inline(never)]
-fn bad_arg(req: &ss_plugin_extract_field, info: &FieldInfo) -> Error {
-    let given = if req.arg_present == 0 {
-        "no argument".to_string()
-    } else if req.arg_key.is_null() {
-        format!("the argument [{}]", req.arg_index)
-    } else {
-        // SAFETY: as in `request_arg`.
-        let key = unsafe { CStr::from_ptr(req.arg_key) }.to_bytes();
-        format!("the argument [{}]", String::from_utf8_lossy(key))
+fn bad_arg(arg: &Arg<'_>, info: &FieldInfo) -> Error {
+    let given = match arg {
+        Arg::None => "no argument".to_string(),
+        Arg::Key(key) => format!("the argument [{}]", String::from_utf8_lossy(key)),
+        Arg::Index(index) => format!("the argument [{index}]"),
     };
     let takes = match info.arg {
         ArgKind::None => "no argument",
@@ -699,11 +701,7 @@ fn hand_over(
         let start = at;
         // SAFETY: the block holds every value and its NUL, in order, so each value's
         // bytes and its NUL fall inside it, at the place after the previous value's.
-        unsafe {
-            std::ptr::copy_nonoverlapping(value.as_ptr(), start, value.len());
-            start.add(value.len()).write(0);
-            at = start.add(value.len() + 1);
-        }
+        at = unsafe { write_c_string(start, value) };
         start.cast_const().cast::<c_char>()
     });
     req.res.str_ = pointers.as_mut_ptr();
@@ -721,11 +719,22 @@ fn c_string_in(storage: &Bump, value: &[u8]) -> Result<*const c_char, Error> {
         .ok_or_else(|| anyhow!("a value of {} bytes is too large to hand over", value.len()))?;
     let start = storage.alloc_layout(size).as_ptr();
     // SAFETY: the block just allocated holds the value's bytes and its NUL.
-    unsafe {
-        std::ptr::copy_nonoverlapping(value.as_ptr(), start, value.len());
-        start.add(value.len()).write(0);
-    }
+    unsafe { write_c_string(start, value) };
     Ok(start.cast_const().cast::<c_char>())
+}
+
+/// Writes `value` and a NUL at `dst`; answers the place just past the NUL.
+///
+/// # Safety
+/// `dst` must be valid for writes of `value.len() + 1` bytes.
+#[inline]
+unsafe fn write_c_string(dst: *mut u8, value: &[u8]) -> *mut u8 {
+    // SAFETY: the caller's guarantee.
+    unsafe {
+        std::ptr::copy_nonoverlapping(value.as_ptr(), dst, value.len());
+        dst.add(value.len()).write(0);
+        dst.add(value.len() + 1)
+    }
 }
 
 impl ExtractPlugin for K8sAuditEks {
@@ -889,19 +898,17 @@ mod tests {
         let none = request(None, None);
         let key = request(Some(c"command"), None);
         let index = request(None, Some(3));
-        assert_eq!(request_arg(&none, ArgKind::None).unwrap(), Arg::None);
-        assert_eq!(
-            request_arg(&key, ArgKind::RequiredKey).unwrap(),
-            Arg::Key(b"command")
-        );
-        assert_eq!(
-            request_arg(&index, ArgKind::OptionalIndex).unwrap(),
-            Arg::Index(3)
-        );
-        assert_eq!(
-            request_arg(&none, ArgKind::OptionalIndex).unwrap(),
-            Arg::None
-        );
+        assert_eq!(given_arg(&none), Arg::None);
+        assert_eq!(given_arg(&key), Arg::Key(b"command"));
+        assert_eq!(given_arg(&index), Arg::Index(3));
+        for (req, kind) in [
+            (&none, ArgKind::None),
+            (&key, ArgKind::RequiredKey),
+            (&index, ArgKind::OptionalIndex),
+            (&none, ArgKind::OptionalIndex),
+        ] {
+            assert!(arg_fits(kind, &given_arg(req)), "{kind:?}");
+        }
         for (req, kind) in [
             (&key, ArgKind::None),
             (&index, ArgKind::None),
@@ -909,16 +916,16 @@ mod tests {
             (&index, ArgKind::RequiredKey),
             (&key, ArgKind::OptionalIndex),
         ] {
-            assert!(request_arg(req, kind).is_none(), "{kind:?}");
+            assert!(!arg_fits(kind, &given_arg(req)), "{kind:?}");
         }
         let verb = crate::fields::find("ka.verb").unwrap().info();
         assert_eq!(
-            bad_arg(&key, verb).to_string(),
+            bad_arg(&given_arg(&key), verb).to_string(),
             "ka.verb: the argument [command] was given, the field takes no argument"
         );
         let uri_param = crate::fields::find("ka.uri.param").unwrap().info();
         assert_eq!(
-            bad_arg(&index, uri_param).to_string(),
+            bad_arg(&given_arg(&index), uri_param).to_string(),
             "ka.uri.param: the argument [3] was given, the field takes a key argument"
         );
     }
